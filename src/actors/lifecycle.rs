@@ -1,0 +1,91 @@
+//! Start-up recovery, the rider-position writer, and the shutdown flush.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
+use crate::persistence::{PositionRecord, StorageError};
+
+use super::{Flush, GetOrder, GetRider, GetStore, Platform};
+
+/// What recovery brought back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    pub stores: usize,
+    pub riders: usize,
+    pub orders: usize,
+}
+
+/// Bring every store, rider and live order back as it was. Stores and riders come first,
+/// so that the orders, as they load, can tell them about their boards and jobs; dispatch
+/// starts last, once every dispatcher knows which riders are held.
+#[tracing::instrument(name = "recover", skip_all)]
+pub async fn recover(platform: &Arc<Platform>) -> Result<Recovered, StorageError> {
+    let store = platform.storage.events.clone();
+    for record in platform.storage.positions.load_positions().await? {
+        if let Ok(point) = GeoPoint::new(record.lat, record.lon) {
+            platform.saved_positions.insert(RiderId::from_uuid(record.rider_id), point);
+        }
+    }
+
+    let stores = store.open_streams("store").await?;
+    let loading = stores.iter().map(|id| platform.start_store(StoreId::from_uuid(*id)).send(GetStore));
+    join_all(loading).await;
+
+    let riders = store.open_streams("rider").await?;
+    let loading = riders.iter().map(|id| platform.start_rider(RiderId::from_uuid(*id)).send(GetRider));
+    join_all(loading).await;
+
+    let orders = store.open_streams("order").await?;
+    let loading = orders.iter().map(|id| platform.start_order(OrderId::from_uuid(*id)).send(GetOrder));
+    join_all(loading).await;
+
+    platform.saved_positions.clear();
+    platform.start_dispatching();
+    let recovered = Recovered { stores: stores.len(), riders: riders.len(), orders: orders.len() };
+    tracing::info!(?recovered, "recovered");
+    Ok(recovered)
+}
+
+/// Write rider positions behind, in batches, every `position_flush_ms`.
+pub fn spawn_position_writer(platform: Arc<Platform>) {
+    let every = Duration::from_millis(platform.settings.dispatch.position_flush_ms.max(50));
+    actix::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        loop {
+            interval.tick().await;
+            write_positions(&platform).await;
+        }
+    });
+}
+
+async fn write_positions(platform: &Platform) {
+    let batch: Vec<PositionRecord> = {
+        let keys: Vec<RiderId> = platform.dirty_positions.iter().map(|e| *e.key()).collect();
+        keys.into_iter().filter_map(|k| platform.dirty_positions.remove(&k).map(|(_, v)| v)).collect()
+    };
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(error) = platform.storage.positions.save_positions(&batch).await {
+        tracing::warn!(%error, n = batch.len(), "rider positions not written; keeping them for the next try");
+        for record in batch {
+            platform.dirty_positions.entry(RiderId::from_uuid(record.rider_id)).or_insert(record);
+        }
+    }
+}
+
+/// Snapshot every live actor and write pending positions (graceful shutdown).
+pub async fn shutdown(platform: &Arc<Platform>) {
+    let orders = platform.live_orders();
+    let flushes = orders.iter().map(|a| a.send(Flush));
+    join_all(flushes).await;
+    let stores = platform.stores();
+    join_all(stores.iter().map(|a| a.send(Flush))).await;
+    let riders = platform.riders();
+    join_all(riders.iter().map(|a| a.send(Flush))).await;
+    write_positions(platform).await;
+    tracing::info!(orders = orders.len(), stores = stores.len(), riders = riders.len(), "state flushed");
+}

@@ -1,0 +1,40 @@
+//! The live state of the city as actors.
+//!
+//! One [`OrderActor`] per live order (it orchestrates the order's saga), one [`StoreActor`]
+//! per store, one [`RiderActor`] per rider and one [`Dispatcher`] per zone. Each actor owns
+//! its state; its mailbox serialises every change. A command is decided by the pure domain
+//! code, appended to the event store, and only then applied and acknowledged.
+//!
+//! Actors run under an actix `Supervisor`. A panic in an actor's code is caught at the
+//! handler, the actor stops, and the supervisor restarts it in place (same address, same
+//! queued messages); on restart it reloads itself from its snapshot and events.
+
+mod dispatcher;
+mod error;
+mod event_sourced;
+mod lifecycle;
+mod order_actor;
+mod platform;
+mod rider_actor;
+mod store_actor;
+
+pub use dispatcher::{Dispatcher, Need, OrderNeeds, RiderPresence};
+pub use error::CommandError;
+pub use lifecycle::{recover, shutdown, spawn_position_writer, Recovered};
+pub use order_actor::{Execute, GetOrder, OrderActor};
+pub use platform::Platform;
+pub use rider_actor::{GetRider, Ping, RiderActor, RiderCmd, RiderView};
+pub use store_actor::{BoardEntry, GetBoard, GetStore, QuoteOrder, StoreActor, StoreCmd};
+
+use actix::Message;
+
+/// Write a snapshot now (graceful shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+/// Make the actor panic inside its guarded code: proves that a fault is contained and the
+/// actor comes back from storage. Not reachable from the HTTP API.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InjectFault;

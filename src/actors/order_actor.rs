@@ -1,0 +1,354 @@
+//! One actor per live order: the owner of the order's state and the orchestrator of its
+//! saga (payment, store, dispatch, delivery, and the compensations when it dies).
+//!
+//! Side effects are level-triggered: after every change, and after a (re)load, `sync` looks
+//! at the state and makes the world agree with it (timers, payment calls, the dispatcher,
+//! the rider's and store's views). So a restart needs no special recovery path: loading the
+//! state and syncing once resumes whatever was in flight, and a deadline that passed while
+//! the server was down fires at once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+
+use crate::domain::order::{Courier, Order, OrderCommand, OrderEvent, Payment, Phase};
+use crate::domain::rider::Duty;
+use crate::domain::{OrderId, RiderId};
+use crate::payment::PaymentError;
+use crate::persistence::Journal;
+
+use super::dispatcher::{Need, OrderNeeds};
+use super::event_sourced::{self, guarded, EventSourced};
+use super::rider_actor::JobUpdate;
+use super::store_actor::{BoardEntry, BoardUpdate};
+use super::{CommandError, Flush, InjectFault, Platform};
+
+/// Run a command against the order; the reply is the order after it, once durable.
+#[derive(Message)]
+#[rtype(result = "Result<Order, CommandError>")]
+pub struct Execute(pub OrderCommand);
+
+/// The order as it stands (`None`: no such order).
+#[derive(Message)]
+#[rtype(result = "Result<Option<Order>, CommandError>")]
+pub struct GetOrder;
+
+pub struct OrderActor {
+    id: OrderId,
+    platform: Arc<Platform>,
+    state: Option<Order>,
+    journal: Journal<Order>,
+    loaded: bool,
+    /// The one deadline in force (the store's or the rider's offer), with its timer.
+    timer: Option<(DateTime<Utc>, SpawnHandle)>,
+    payment_in_flight: bool,
+    /// The rider whose view of their duty we last set, so it can be cleared on release.
+    rider_told: Option<RiderId>,
+}
+
+type Call = Pin<Box<dyn Future<Output = Option<OrderCommand>>>>;
+
+impl OrderActor {
+    pub fn new(id: OrderId, platform: Arc<Platform>) -> Self {
+        OrderActor {
+            id,
+            platform,
+            state: None,
+            journal: Journal::new(id),
+            loaded: false,
+            timer: None,
+            payment_in_flight: false,
+            rider_told: None,
+        }
+    }
+
+    fn sync(&mut self, ctx: &mut Context<Self>) {
+        let Some(order) = self.state.clone() else {
+            return;
+        };
+        self.sync_timer(&order, ctx);
+        self.sync_payment(&order, ctx);
+        self.sync_dispatch(&order);
+        self.sync_rider(&order);
+        self.sync_store(&order);
+        if order.is_settled() {
+            self.retire(ctx);
+        }
+    }
+
+    fn sync_timer(&mut self, order: &Order, ctx: &mut Context<Self>) {
+        let wanted = match &order.phase {
+            Phase::AwaitingStore { deadline } => Some((*deadline, OrderCommand::ExpireStoreDeadline)),
+            Phase::Active { courier: Courier::Offered { rider, deadline }, .. } => {
+                Some((*deadline, OrderCommand::ExpireOffer { rider: *rider }))
+            }
+            _ => None,
+        };
+        if let (Some((current, _)), Some((want, _))) = (&self.timer, &wanted) {
+            if current == want {
+                return;
+            }
+        }
+        if let Some((_, handle)) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some((deadline, command)) = wanted {
+            // A deadline that passed while the server was down fires at once.
+            let delay = (deadline - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1);
+            let handle = ctx.run_later(delay, move |act, ctx| {
+                act.timer = None;
+                ctx.notify(Execute(command));
+            });
+            self.timer = Some((deadline, handle));
+        }
+    }
+
+    fn sync_payment(&mut self, order: &Order, ctx: &mut Context<Self>) {
+        if self.payment_in_flight {
+            return;
+        }
+        let gateway = self.platform.gateway.clone();
+        let id = self.id;
+        let call: Call = match (&order.phase, &order.payment) {
+            (Phase::AwaitingPayment, Payment::Pending) => {
+                let amount = order.terms.total;
+                Box::pin(async move {
+                    Some(match gateway.authorize(id, amount).await {
+                        Ok(authorization) => OrderCommand::RecordAuthorization { authorization },
+                        Err(PaymentError::Declined(reason)) => OrderCommand::RecordDecline { reason },
+                        Err(PaymentError::Unavailable(reason)) => {
+                            OrderCommand::RecordDecline { reason: format!("payment provider unavailable: {reason}") }
+                        }
+                    })
+                })
+            }
+            (Phase::Cancelled { .. } | Phase::Rejected { .. }, Payment::Authorized { authorization }) => {
+                let authorization = authorization.clone();
+                Box::pin(async move {
+                    match gateway.void(id, &authorization).await {
+                        Ok(()) => Some(OrderCommand::RecordVoid),
+                        Err(error) => {
+                            tracing::warn!(order = %id, %error, "void failed; will retry");
+                            None
+                        }
+                    }
+                })
+            }
+            (Phase::Delivered { .. }, Payment::Authorized { authorization }) => {
+                let authorization = authorization.clone();
+                Box::pin(async move {
+                    match gateway.capture(id, &authorization).await {
+                        Ok(()) => Some(OrderCommand::RecordCapture),
+                        Err(error) => {
+                            tracing::warn!(order = %id, %error, "capture failed; will retry");
+                            None
+                        }
+                    }
+                })
+            }
+            _ => return,
+        };
+        self.payment_in_flight = true;
+        let retry = Duration::from_millis(self.platform.settings.orders.payment_retry_ms.max(10));
+        ctx.spawn(call.into_actor(self).map(move |outcome, act, ctx| {
+            act.payment_in_flight = false;
+            match outcome {
+                Some(command) => ctx.notify(Execute(command)),
+                None => {
+                    ctx.run_later(retry, |act, ctx| act.sync(ctx));
+                }
+            }
+        }));
+    }
+
+    fn sync_dispatch(&self, order: &Order) {
+        let need = match &order.phase {
+            Phase::Active { courier: Courier::Searching { since }, excluded, .. } => {
+                Need::Rider { excluded: excluded.clone(), since: *since }
+            }
+            Phase::Active { courier: Courier::Offered { rider, .. } | Courier::Assigned { rider }, .. }
+            | Phase::PickedUp { rider, .. } => Need::Holds(*rider),
+            Phase::AwaitingPayment | Phase::AwaitingStore { .. } => return,
+            _ => Need::Nothing,
+        };
+        self.platform.dispatcher(&order.terms.zone).do_send(OrderNeeds {
+            order: self.id,
+            pickup: order.terms.pickup,
+            need,
+        });
+    }
+
+    fn sync_rider(&mut self, order: &Order) {
+        let id = self.id;
+        let duty = match &order.phase {
+            Phase::Active { courier: Courier::Offered { rider, deadline }, .. } => {
+                Some((*rider, Duty::Offered { order: id, deadline: *deadline }))
+            }
+            Phase::Active { courier: Courier::Assigned { rider }, .. } => {
+                Some((*rider, Duty::EnRouteToStore { order: id }))
+            }
+            Phase::PickedUp { rider, .. } => Some((*rider, Duty::Delivering { order: id })),
+            _ => None,
+        };
+        let current = duty.as_ref().map(|(rider, _)| *rider);
+        if let Some(previous) = self.rider_told.filter(|previous| Some(*previous) != current) {
+            if let Some(addr) = self.platform.rider(previous) {
+                addr.do_send(JobUpdate { order: id, duty: Duty::Idle });
+            }
+        }
+        if let Some((rider, duty)) = duty {
+            if let Some(addr) = self.platform.rider(rider) {
+                addr.do_send(JobUpdate { order: id, duty });
+            }
+        }
+        self.rider_told = current;
+    }
+
+    fn sync_store(&self, order: &Order) {
+        let entry = (!order.status().is_terminal()).then(|| BoardEntry::of(order));
+        if let Some(addr) = self.platform.store(order.terms.store_id) {
+            addr.do_send(BoardUpdate { order: self.id, entry });
+        }
+    }
+
+    /// Finished and settled: leave the registry, so the actor stops once idle.
+    fn retire(&mut self, ctx: &mut Context<Self>) {
+        if let Some((_, handle)) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        self.platform.forget_order(self.id);
+    }
+}
+
+impl Actor for OrderActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        event_sourced::load(self, ctx);
+    }
+}
+
+impl Supervised for OrderActor {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        tracing::warn!(order = %self.id, "order actor restarting");
+        self.state = None;
+        self.loaded = false;
+        self.timer = None;
+        self.payment_in_flight = false;
+    }
+}
+
+impl EventSourced for OrderActor {
+    type State = Order;
+
+    fn id(&self) -> OrderId {
+        self.id
+    }
+
+    fn platform(&self) -> &Arc<Platform> {
+        &self.platform
+    }
+
+    fn state(&self) -> Option<&Order> {
+        self.state.as_ref()
+    }
+
+    fn journal(&mut self) -> &mut Journal<Order> {
+        &mut self.journal
+    }
+
+    fn set_state(&mut self, state: Option<Order>) {
+        self.state = state;
+    }
+
+    fn set_journal(&mut self, journal: Journal<Order>) {
+        self.journal = journal;
+    }
+
+    fn set_loaded(&mut self, loaded: bool) {
+        self.loaded = loaded;
+    }
+
+    fn resumed(&mut self, ctx: &mut Context<Self>) {
+        self.sync(ctx);
+    }
+
+    fn committed(&mut self, events: &[OrderEvent], ctx: &mut Context<Self>) {
+        for event in events {
+            tracing::info!(order = %self.id, event = event.name(), "order event");
+        }
+        self.sync(ctx);
+    }
+}
+
+impl Handler<Execute> for OrderActor {
+    type Result = AtomicResponse<Self, Result<Order, CommandError>>;
+
+    fn handle(&mut self, Execute(command): Execute, ctx: &mut Context<Self>) -> Self::Result {
+        let ready = |result| AtomicResponse::new(Box::pin(actix::fut::ready(result)));
+        if !self.loaded {
+            return ready(Err(CommandError::Unavailable("order is loading".into())));
+        }
+        let is_offer = matches!(command, OrderCommand::Offer { .. });
+        let now = Utc::now();
+        let events = match guarded("deciding an order command", || Order::decide(self.state.as_ref(), command, now)) {
+            Err(fault) => {
+                ctx.stop();
+                return ready(Err(fault));
+            }
+            Ok(Err(refused)) => {
+                if is_offer {
+                    // The dispatcher's view was stale: tell it what this order needs now.
+                    self.sync(ctx);
+                }
+                if self.state.is_none() {
+                    self.retire(ctx);
+                }
+                return ready(Err(refused.into()));
+            }
+            Ok(Ok(events)) => events,
+        };
+        let nothing_changed = events.is_empty();
+        AtomicResponse::new(Box::pin(event_sourced::commit(self, events).map(move |result, act, ctx| {
+            if nothing_changed {
+                // Timer or duplicate: re-arm whatever the state still needs.
+                act.sync(ctx);
+            }
+            result?;
+            act.state.clone().ok_or(CommandError::NotFound("order"))
+        })))
+    }
+}
+
+impl Handler<GetOrder> for OrderActor {
+    type Result = Result<Option<Order>, CommandError>;
+
+    fn handle(&mut self, _: GetOrder, _: &mut Context<Self>) -> Self::Result {
+        if !self.loaded {
+            return Err(CommandError::Unavailable("order is loading".into()));
+        }
+        Ok(self.state.clone())
+    }
+}
+
+impl Handler<Flush> for OrderActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
+        event_sourced::flush(self)
+    }
+}
+
+impl Handler<InjectFault> for OrderActor {
+    type Result = ();
+
+    fn handle(&mut self, _: InjectFault, ctx: &mut Context<Self>) {
+        if guarded("injected fault", || panic!("fault injected into order {}", self.id)).is_err() {
+            ctx.stop();
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The wiring every actor shares: storage, the payment gateway, settings, and the registry
+//! that finds an actor by id. The registry holds the only long-lived addresses of order
+//! actors, so dropping an order from it lets the actor stop once it is idle.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix::{Addr, ArbiterHandle, Supervisor};
+use dashmap::DashMap;
+
+use crate::config::Settings;
+use crate::domain::store::Store;
+use crate::domain::{GeoPoint, OrderId, RiderId, StoreId, ZoneId};
+use crate::payment::PaymentGateway;
+use crate::persistence::{PositionRecord, Storage};
+
+use super::{Dispatcher, OrderActor, RiderActor, StoreActor};
+
+pub struct Platform {
+    pub settings: Arc<Settings>,
+    pub storage: Storage,
+    pub gateway: Arc<dyn PaymentGateway>,
+    /// Read model of every store, refreshed by the store actors on each change: listing
+    /// stores near a point reads this and never waits on an actor.
+    pub directory: DashMap<StoreId, Store>,
+    /// Rider positions not yet written to the database.
+    pub dirty_positions: DashMap<RiderId, PositionRecord>,
+    /// Positions read at start-up, handed to rider actors as they load.
+    pub saved_positions: DashMap<RiderId, GeoPoint>,
+    arbiter: ArbiterHandle,
+    orders: DashMap<OrderId, Addr<OrderActor>>,
+    stores: DashMap<StoreId, Addr<StoreActor>>,
+    riders: DashMap<RiderId, Addr<RiderActor>>,
+    dispatchers: DashMap<ZoneId, Addr<Dispatcher>>,
+    /// Dispatch waits until recovery has told every dispatcher which riders are held.
+    dispatching: AtomicBool,
+}
+
+impl Platform {
+    /// Actors are started on `arbiter`, whichever thread asks for them.
+    pub fn new(
+        settings: Arc<Settings>,
+        storage: Storage,
+        gateway: Arc<dyn PaymentGateway>,
+        arbiter: ArbiterHandle,
+    ) -> Arc<Platform> {
+        Arc::new(Platform {
+            settings,
+            storage,
+            gateway,
+            directory: DashMap::new(),
+            dirty_positions: DashMap::new(),
+            saved_positions: DashMap::new(),
+            arbiter,
+            orders: DashMap::new(),
+            stores: DashMap::new(),
+            riders: DashMap::new(),
+            dispatchers: DashMap::new(),
+            dispatching: AtomicBool::new(false),
+        })
+    }
+
+    pub fn order(&self, id: OrderId) -> Option<Addr<OrderActor>> {
+        self.orders.get(&id).map(|addr| addr.clone())
+    }
+
+    /// The live actor of an order, started (and loaded from storage) if needed.
+    pub fn start_order(self: &Arc<Self>, id: OrderId) -> Addr<OrderActor> {
+        self.orders
+            .entry(id)
+            .or_insert_with(|| {
+                let platform = self.clone();
+                Supervisor::start_in_arbiter(&self.arbiter, move |_| OrderActor::new(id, platform))
+            })
+            .clone()
+    }
+
+    pub fn forget_order(&self, id: OrderId) {
+        self.orders.remove(&id);
+    }
+
+    pub fn live_orders(&self) -> Vec<Addr<OrderActor>> {
+        self.orders.iter().map(|e| e.value().clone()).collect()
+    }
+
+    pub fn store(&self, id: StoreId) -> Option<Addr<StoreActor>> {
+        self.stores.get(&id).map(|addr| addr.clone())
+    }
+
+    pub fn start_store(self: &Arc<Self>, id: StoreId) -> Addr<StoreActor> {
+        self.stores
+            .entry(id)
+            .or_insert_with(|| {
+                let platform = self.clone();
+                Supervisor::start_in_arbiter(&self.arbiter, move |_| StoreActor::new(id, platform))
+            })
+            .clone()
+    }
+
+    pub fn forget_store(&self, id: StoreId) {
+        self.stores.remove(&id);
+    }
+
+    pub fn stores(&self) -> Vec<Addr<StoreActor>> {
+        self.stores.iter().map(|e| e.value().clone()).collect()
+    }
+
+    pub fn rider(&self, id: RiderId) -> Option<Addr<RiderActor>> {
+        self.riders.get(&id).map(|addr| addr.clone())
+    }
+
+    pub fn start_rider(self: &Arc<Self>, id: RiderId) -> Addr<RiderActor> {
+        self.riders
+            .entry(id)
+            .or_insert_with(|| {
+                let platform = self.clone();
+                Supervisor::start_in_arbiter(&self.arbiter, move |_| RiderActor::new(id, platform))
+            })
+            .clone()
+    }
+
+    pub fn forget_rider(&self, id: RiderId) {
+        self.riders.remove(&id);
+    }
+
+    pub fn riders(&self) -> Vec<Addr<RiderActor>> {
+        self.riders.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// The dispatcher of a zone, started on first use.
+    pub fn dispatcher(self: &Arc<Self>, zone: &ZoneId) -> Addr<Dispatcher> {
+        if let Some(addr) = self.dispatchers.get(zone) {
+            return addr.clone();
+        }
+        self.dispatchers
+            .entry(zone.clone())
+            .or_insert_with(|| {
+                let platform = self.clone();
+                let zone = zone.clone();
+                Supervisor::start_in_arbiter(&self.arbiter, move |_| Dispatcher::new(zone, platform))
+            })
+            .clone()
+    }
+
+    pub fn dispatchers(&self) -> Vec<Addr<Dispatcher>> {
+        self.dispatchers.iter().map(|e| e.value().clone()).collect()
+    }
+
+    pub fn dispatching(&self) -> bool {
+        self.dispatching.load(Ordering::Acquire)
+    }
+
+    pub fn start_dispatching(&self) {
+        self.dispatching.store(true, Ordering::Release);
+    }
+}

@@ -1,0 +1,273 @@
+//! One actor per rider: on/off duty (event-sourced), the live position (memory, written
+//! behind in batches) and a view of the rider's current offer or job, which the order that
+//! holds the rider keeps current.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::order::OrderCommand;
+use crate::domain::rider::{Duty, Rider, RiderCommand, RiderError, RiderEvent};
+use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
+use crate::persistence::{Journal, PositionRecord};
+
+use super::dispatcher::RiderPresence;
+use super::event_sourced::{self, guarded, EventSourced};
+use super::order_actor::Execute;
+use super::{CommandError, Flush, InjectFault, Platform};
+
+/// A rider as the rider app and the operator see it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RiderView {
+    pub id: RiderId,
+    pub name: String,
+    pub zone: ZoneId,
+    pub online: bool,
+    pub duty: Duty,
+    pub position: Option<GeoPoint>,
+    pub position_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<RiderView, CommandError>")]
+pub struct RiderCmd(pub RiderCommand);
+
+/// A location ping from the rider app.
+#[derive(Message)]
+#[rtype(result = "Result<RiderView, CommandError>")]
+pub struct Ping {
+    pub position: GeoPoint,
+}
+
+/// The order that holds (or held) this rider says what the rider is doing for it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct JobUpdate {
+    pub order: OrderId,
+    pub duty: Duty,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Option<RiderView>, CommandError>")]
+pub struct GetRider;
+
+pub struct RiderActor {
+    id: RiderId,
+    platform: Arc<Platform>,
+    state: Option<Rider>,
+    journal: Journal<Rider>,
+    loaded: bool,
+    duty: Duty,
+    position: Option<(GeoPoint, DateTime<Utc>)>,
+}
+
+impl RiderActor {
+    pub fn new(id: RiderId, platform: Arc<Platform>) -> Self {
+        RiderActor {
+            id,
+            platform,
+            state: None,
+            journal: Journal::new(id),
+            loaded: false,
+            duty: Duty::Idle,
+            position: None,
+        }
+    }
+
+    fn view(&self) -> Option<RiderView> {
+        self.state.as_ref().map(|rider| RiderView {
+            id: self.id,
+            name: rider.name.clone(),
+            zone: rider.zone.clone(),
+            online: rider.online,
+            duty: self.duty.clone(),
+            position: self.position.map(|(p, _)| p),
+            position_at: self.position.map(|(_, at)| at),
+        })
+    }
+
+    /// Tell the zone's dispatcher where this rider is, or that it is off duty.
+    fn announce(&self) {
+        let Some(rider) = &self.state else { return };
+        let position = if rider.online { self.position.map(|(p, _)| p) } else { None };
+        self.platform.dispatcher(&rider.zone).do_send(RiderPresence { rider: self.id, position });
+    }
+}
+
+impl Actor for RiderActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        event_sourced::load(self, ctx);
+    }
+}
+
+impl Supervised for RiderActor {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        tracing::warn!(rider = %self.id, "rider actor restarting");
+        self.state = None;
+        self.loaded = false;
+    }
+}
+
+impl EventSourced for RiderActor {
+    type State = Rider;
+
+    fn id(&self) -> RiderId {
+        self.id
+    }
+
+    fn platform(&self) -> &Arc<Platform> {
+        &self.platform
+    }
+
+    fn state(&self) -> Option<&Rider> {
+        self.state.as_ref()
+    }
+
+    fn journal(&mut self) -> &mut Journal<Rider> {
+        &mut self.journal
+    }
+
+    fn set_state(&mut self, state: Option<Rider>) {
+        self.state = state;
+    }
+
+    fn set_journal(&mut self, journal: Journal<Rider>) {
+        self.journal = journal;
+    }
+
+    fn set_loaded(&mut self, loaded: bool) {
+        self.loaded = loaded;
+    }
+
+    fn resumed(&mut self, _: &mut Context<Self>) {
+        if self.position.is_none() {
+            let saved = self.platform.saved_positions.remove(&self.id).map(|(_, p)| p);
+            let online_at = self.state.as_ref().and_then(|r| r.online_at);
+            self.position = saved.or(online_at).map(|p| (p, Utc::now()));
+        }
+        self.announce();
+    }
+
+    fn committed(&mut self, events: &[RiderEvent], _: &mut Context<Self>) {
+        for event in events {
+            match event {
+                RiderEvent::WentOnline { position, at } => {
+                    self.position = Some((*position, *at));
+                    tracing::info!(rider = %self.id, "rider online");
+                }
+                RiderEvent::WentOffline { .. } => {
+                    tracing::info!(rider = %self.id, "rider offline");
+                    // An offer or a job not yet picked up goes back to dispatch.
+                    if let Some(order) = self.duty.order() {
+                        if let Some(addr) = self.platform.order(order) {
+                            addr.do_send(Execute(OrderCommand::ReleaseRider { rider: self.id }));
+                        }
+                    }
+                }
+                RiderEvent::Registered { .. } => {}
+            }
+        }
+        self.announce();
+    }
+}
+
+impl Handler<RiderCmd> for RiderActor {
+    type Result = AtomicResponse<Self, Result<RiderView, CommandError>>;
+
+    fn handle(&mut self, RiderCmd(command): RiderCmd, ctx: &mut Context<Self>) -> Self::Result {
+        let ready = |result| AtomicResponse::new(Box::pin(actix::fut::ready(result)));
+        if !self.loaded {
+            return ready(Err(CommandError::Unavailable("rider is loading".into())));
+        }
+        let now = Utc::now();
+        let decided =
+            guarded("deciding a rider command", || Rider::decide(self.state.as_ref(), &self.duty, command, now));
+        let events = match decided {
+            Err(fault) => {
+                ctx.stop();
+                return ready(Err(fault));
+            }
+            Ok(Err(refused)) => {
+                if self.state.is_none() {
+                    self.platform.forget_rider(self.id);
+                }
+                return ready(Err(refused.into()));
+            }
+            Ok(Ok(events)) => events,
+        };
+        AtomicResponse::new(Box::pin(event_sourced::commit(self, events).map(|result, act, _| {
+            if result.is_err() && act.state.is_none() {
+                act.platform.forget_rider(act.id);
+            }
+            result?;
+            act.view().ok_or(CommandError::NotFound("rider"))
+        })))
+    }
+}
+
+impl Handler<Ping> for RiderActor {
+    type Result = Result<RiderView, CommandError>;
+
+    fn handle(&mut self, ping: Ping, _: &mut Context<Self>) -> Self::Result {
+        if !self.loaded {
+            return Err(CommandError::Unavailable("rider is loading".into()));
+        }
+        let online = self.state.as_ref().ok_or(CommandError::NotFound("rider"))?.online;
+        if !online {
+            return Err(RiderError::Offline.into());
+        }
+        let now = Utc::now();
+        self.position = Some((ping.position, now));
+        self.platform.dirty_positions.insert(
+            self.id,
+            PositionRecord { rider_id: self.id.as_uuid(), lat: ping.position.lat(), lon: ping.position.lon(), at: now },
+        );
+        self.announce();
+        self.view().ok_or(CommandError::NotFound("rider"))
+    }
+}
+
+impl Handler<JobUpdate> for RiderActor {
+    type Result = ();
+
+    fn handle(&mut self, update: JobUpdate, _: &mut Context<Self>) {
+        match update.duty {
+            // Only the order that holds the rider can let it go.
+            Duty::Idle if self.duty.order() != Some(update.order) => {}
+            duty => self.duty = duty,
+        }
+    }
+}
+
+impl Handler<GetRider> for RiderActor {
+    type Result = Result<Option<RiderView>, CommandError>;
+
+    fn handle(&mut self, _: GetRider, _: &mut Context<Self>) -> Self::Result {
+        if !self.loaded {
+            return Err(CommandError::Unavailable("rider is loading".into()));
+        }
+        Ok(self.view())
+    }
+}
+
+impl Handler<Flush> for RiderActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
+        event_sourced::flush(self)
+    }
+}
+
+impl Handler<InjectFault> for RiderActor {
+    type Result = ();
+
+    fn handle(&mut self, _: InjectFault, ctx: &mut Context<Self>) {
+        if guarded("injected fault", || panic!("fault injected into rider {}", self.id)).is_err() {
+            ctx.stop();
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Configuration: built-in defaults, then an optional TOML file (`baedal.toml`, or the path
+//! in `BAEDAL_CONFIG`), then environment variables (`BAEDAL__SECTION__KEY`, and
+//! `DATABASE_URL` for the database). Every default works on a bare machine.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::payment::SandboxSettings;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub orders: OrderSettings,
+    pub dispatch: DispatchSettings,
+    pub payment: SandboxSettings,
+    pub demo: DemoSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 picks a free port (tests use it); the chosen address is printed at start.
+    pub port: u16,
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `sqlite://data/baedal.db` (embedded default) or `postgres://...`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct OrderSettings {
+    /// Write a snapshot every this many events of a stream.
+    pub snapshot_every: i64,
+    /// How close to the drop-off a rider must be to mark an order delivered.
+    pub delivery_geofence_m: f64,
+    /// Backoff between retries of a failed void or capture.
+    pub payment_retry_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DispatchSettings {
+    pub tick_ms: u64,
+    /// Seconds a rider has to accept an offer.
+    pub offer_timeout_secs: u32,
+    /// Radius of the rider search around the store.
+    pub search_radius_m: f64,
+    /// Flush rider positions to the database this often.
+    pub position_flush_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DemoSettings {
+    /// Seed the demo city (stores, menus, riders online) when the database has no stores.
+    pub enabled: bool,
+    pub stores: usize,
+    pub riders: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings { host: "127.0.0.1".into(), port: 8080, workers: 2, shutdown_timeout_secs: 10 }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: "sqlite://data/baedal.db".into(), max_connections: 8 }
+    }
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        OrderSettings { snapshot_every: 10, delivery_geofence_m: 150.0, payment_retry_ms: 2000 }
+    }
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        DispatchSettings { tick_ms: 1000, offer_timeout_secs: 30, search_radius_m: 5000.0, position_flush_ms: 2000 }
+    }
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        DemoSettings { enabled: true, stores: 12, riders: 36 }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { filter: "info,sqlx=warn".into() }
+    }
+}
+
+impl DispatchSettings {
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_ms.max(10))
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file, then the environment.
+    pub fn load() -> Result<Settings, config::ConfigError> {
+        let path = std::env::var("BAEDAL_CONFIG").unwrap_or_else(|_| "baedal.toml".into());
+        let explicit = std::env::var("BAEDAL_CONFIG").is_ok();
+        let mut builder = config::Config::builder()
+            .add_source(config::File::with_name(&path).format(config::FileFormat::Toml).required(explicit))
+            .add_source(
+                config::Environment::with_prefix("BAEDAL").prefix_separator("__").separator("__").try_parsing(true),
+            );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        builder.build()?.try_deserialize()
+    }
+}

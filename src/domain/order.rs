@@ -1,0 +1,696 @@
+//! The order aggregate: the state machine of one order from placement to a terminal state.
+//!
+//! `decide` turns a command into events (or refuses it), `apply` folds an event into the
+//! state. Both are pure: the caller passes the clock in, and the actor that owns the order
+//! does the I/O. Events are facts, so `apply` never refuses one; `decide` is where the rules
+//! live.
+//!
+//! The three families of the design guide map to three fields: `payment` (pending ->
+//! authorized -> captured | voided, or declined), `phase` (the store's and the order's
+//! progress) and, inside an active phase, `courier` (searching -> offered -> assigned).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{CustomerId, ItemId, OrderId, RiderId, StoreId, ZoneId};
+use super::money::Money;
+use super::position::GeoPoint;
+
+/// Longest preparation a store may announce.
+pub const MAX_PREP_MINUTES: u32 = 180;
+
+/// One priced line of an order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub item_id: ItemId,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+}
+
+/// Everything fixed at placement: what, from where, to where, for how much.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderTerms {
+    pub customer_id: CustomerId,
+    pub store_id: StoreId,
+    pub zone: ZoneId,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub pickup: GeoPoint,
+    pub dropoff: GeoPoint,
+    /// How long the store has to accept before the order is auto-rejected.
+    pub store_accept_secs: u32,
+    /// A digest of the client's request, so a reused idempotency key with a different body
+    /// is told apart from a retry.
+    pub request_fingerprint: String,
+}
+
+/// Where the money stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Payment {
+    /// Waiting for the provider's answer.
+    Pending,
+    /// Held on the customer's instrument; captured on delivery or voided on cancellation.
+    Authorized { authorization: String },
+    /// The provider refused; terminal.
+    Declined { reason: String },
+    /// The hold was released after the order died; terminal.
+    Voided { authorization: String },
+    /// The money was taken on delivery; terminal (a later refund for missing items would
+    /// follow from here).
+    Captured { authorization: String },
+}
+
+impl Payment {
+    pub fn authorization(&self) -> Option<&str> {
+        match self {
+            Payment::Authorized { authorization } => Some(authorization),
+            _ => None,
+        }
+    }
+}
+
+/// The kitchen's progress once the store has accepted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Kitchen {
+    Preparing { ready_by: DateTime<Utc> },
+    Ready { at: DateTime<Utc> },
+}
+
+/// The search for a rider, which runs while the kitchen cooks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Courier {
+    Searching { since: DateTime<Utc> },
+    Offered { rider: RiderId, deadline: DateTime<Utc> },
+    Assigned { rider: RiderId },
+}
+
+/// Why an order ended without delivery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum CancelReason {
+    CustomerCancelled,
+    StoreRejected { reason: String },
+    StoreDidNotConfirm,
+    StoreCancelled { reason: String },
+    OperatorCancelled { reason: String },
+    NoRiderFound,
+}
+
+impl CancelReason {
+    /// A sentence the customer can be shown.
+    pub fn describe(&self) -> String {
+        match self {
+            CancelReason::CustomerCancelled => "cancelled by the customer".into(),
+            CancelReason::StoreRejected { reason } => format!("the store rejected the order: {reason}"),
+            CancelReason::StoreDidNotConfirm => "the store did not confirm in time".into(),
+            CancelReason::StoreCancelled { reason } => format!("the store cancelled the order: {reason}"),
+            CancelReason::OperatorCancelled { reason } => format!("cancelled by the operator: {reason}"),
+            CancelReason::NoRiderFound => "no rider could be found".into(),
+        }
+    }
+}
+
+/// The order's progress.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Phase {
+    /// Placed; the payment is being authorized.
+    AwaitingPayment,
+    /// Paid (authorized); the store has until `deadline` to accept.
+    AwaitingStore {
+        deadline: DateTime<Utc>,
+    },
+    /// Accepted: the kitchen cooks while dispatch finds a rider.
+    Active {
+        kitchen: Kitchen,
+        courier: Courier,
+        /// Riders who declined or let an offer lapse: never offered this order again.
+        excluded: BTreeSet<RiderId>,
+    },
+    PickedUp {
+        rider: RiderId,
+        at: DateTime<Utc>,
+    },
+    Delivered {
+        rider: RiderId,
+        at: DateTime<Utc>,
+    },
+    /// The payment was declined; nothing else happened.
+    Rejected {
+        reason: String,
+    },
+    Cancelled {
+        reason: CancelReason,
+        at: DateTime<Utc>,
+    },
+}
+
+/// The coarse status clients see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingPayment,
+    AwaitingStore,
+    Preparing,
+    ReadyForPickup,
+    PickedUp,
+    Delivered,
+    Rejected,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPayment => "awaiting_payment",
+            OrderStatus::AwaitingStore => "awaiting_store",
+            OrderStatus::Preparing => "preparing",
+            OrderStatus::ReadyForPickup => "ready_for_pickup",
+            OrderStatus::PickedUp => "picked_up",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, OrderStatus::Delivered | OrderStatus::Rejected | OrderStatus::Cancelled)
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub terms: OrderTerms,
+    pub placed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub phase: Phase,
+    pub payment: Payment,
+    /// Minutes the store announced when it accepted.
+    pub prep_minutes: Option<u32>,
+}
+
+/// Who asks for a cancellation; each has its own window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Canceller {
+    Customer,
+    Store { reason: String },
+    Operator { reason: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OrderCommand {
+    Place(OrderTerms),
+    RecordAuthorization {
+        authorization: String,
+    },
+    RecordDecline {
+        reason: String,
+    },
+    Accept {
+        prep_minutes: u32,
+    },
+    Reject {
+        reason: String,
+    },
+    ExpireStoreDeadline,
+    Cancel(Canceller),
+    GiveUpDispatch,
+    MarkReady,
+    Offer {
+        rider: RiderId,
+        deadline: DateTime<Utc>,
+    },
+    AcceptOffer {
+        rider: RiderId,
+    },
+    DeclineOffer {
+        rider: RiderId,
+    },
+    ExpireOffer {
+        rider: RiderId,
+    },
+    /// The rider can no longer do the job (went offline): back to dispatch.
+    ReleaseRider {
+        rider: RiderId,
+    },
+    PickUp {
+        rider: RiderId,
+    },
+    Deliver {
+        rider: RiderId,
+        position: GeoPoint,
+        geofence_m: f64,
+    },
+    RecordVoid,
+    RecordCapture,
+}
+
+impl OrderCommand {
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrderCommand::Place(_) => "place",
+            OrderCommand::RecordAuthorization { .. } => "record_authorization",
+            OrderCommand::RecordDecline { .. } => "record_decline",
+            OrderCommand::Accept { .. } => "accept",
+            OrderCommand::Reject { .. } => "reject",
+            OrderCommand::ExpireStoreDeadline => "expire_store_deadline",
+            OrderCommand::Cancel(_) => "cancel",
+            OrderCommand::GiveUpDispatch => "give_up_dispatch",
+            OrderCommand::MarkReady => "mark_ready",
+            OrderCommand::Offer { .. } => "offer",
+            OrderCommand::AcceptOffer { .. } => "accept_offer",
+            OrderCommand::DeclineOffer { .. } => "decline_offer",
+            OrderCommand::ExpireOffer { .. } => "expire_offer",
+            OrderCommand::ReleaseRider { .. } => "release_rider",
+            OrderCommand::PickUp { .. } => "pick_up",
+            OrderCommand::Deliver { .. } => "deliver",
+            OrderCommand::RecordVoid => "record_void",
+            OrderCommand::RecordCapture => "record_capture",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OrderEvent {
+    Placed { terms: OrderTerms, at: DateTime<Utc> },
+    PaymentAuthorized { authorization: String, store_deadline: DateTime<Utc>, at: DateTime<Utc> },
+    PaymentDeclined { reason: String, at: DateTime<Utc> },
+    StoreAccepted { prep_minutes: u32, ready_by: DateTime<Utc>, at: DateTime<Utc> },
+    Cancelled { reason: CancelReason, at: DateTime<Utc> },
+    MarkedReady { at: DateTime<Utc> },
+    RiderOffered { rider: RiderId, deadline: DateTime<Utc>, at: DateTime<Utc> },
+    RiderAccepted { rider: RiderId, at: DateTime<Utc> },
+    RiderDeclined { rider: RiderId, at: DateTime<Utc> },
+    OfferExpired { rider: RiderId, at: DateTime<Utc> },
+    RiderReleased { rider: RiderId, at: DateTime<Utc> },
+    PickedUp { rider: RiderId, at: DateTime<Utc> },
+    Delivered { rider: RiderId, position: GeoPoint, at: DateTime<Utc> },
+    PaymentVoided { at: DateTime<Utc> },
+    PaymentCaptured { at: DateTime<Utc> },
+}
+
+impl OrderEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrderEvent::Placed { .. } => "placed",
+            OrderEvent::PaymentAuthorized { .. } => "payment_authorized",
+            OrderEvent::PaymentDeclined { .. } => "payment_declined",
+            OrderEvent::StoreAccepted { .. } => "store_accepted",
+            OrderEvent::Cancelled { .. } => "cancelled",
+            OrderEvent::MarkedReady { .. } => "marked_ready",
+            OrderEvent::RiderOffered { .. } => "rider_offered",
+            OrderEvent::RiderAccepted { .. } => "rider_accepted",
+            OrderEvent::RiderDeclined { .. } => "rider_declined",
+            OrderEvent::OfferExpired { .. } => "offer_expired",
+            OrderEvent::RiderReleased { .. } => "rider_released",
+            OrderEvent::PickedUp { .. } => "picked_up",
+            OrderEvent::Delivered { .. } => "delivered",
+            OrderEvent::PaymentVoided { .. } => "payment_voided",
+            OrderEvent::PaymentCaptured { .. } => "payment_captured",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum OrderError {
+    #[error("the order already exists")]
+    AlreadyPlaced,
+    #[error("the order does not exist")]
+    NotPlaced,
+    #[error("cannot {command} an order that is {status}")]
+    InvalidTransition { command: &'static str, status: OrderStatus },
+    #[error("the order is not offered to or carried by rider {rider}")]
+    NotYourJob { rider: RiderId },
+    #[error("prep_minutes must be between 1 and {MAX_PREP_MINUTES}")]
+    InvalidPrepMinutes,
+    #[error("a reason is required")]
+    MissingReason,
+    #[error("the order must be ready before it is picked up")]
+    NotReady,
+    #[error("the drop-off is {distance_m:.0} m away; deliver within {limit_m:.0} m")]
+    OutsideGeofence { distance_m: f64, limit_m: f64 },
+}
+
+impl Order {
+    pub fn status(&self) -> OrderStatus {
+        match &self.phase {
+            Phase::AwaitingPayment => OrderStatus::AwaitingPayment,
+            Phase::AwaitingStore { .. } => OrderStatus::AwaitingStore,
+            Phase::Active { kitchen: Kitchen::Preparing { .. }, .. } => OrderStatus::Preparing,
+            Phase::Active { kitchen: Kitchen::Ready { .. }, .. } => OrderStatus::ReadyForPickup,
+            Phase::PickedUp { .. } => OrderStatus::PickedUp,
+            Phase::Delivered { .. } => OrderStatus::Delivered,
+            Phase::Rejected { .. } => OrderStatus::Rejected,
+            Phase::Cancelled { .. } => OrderStatus::Cancelled,
+        }
+    }
+
+    /// The rider the order is offered to, assigned to, or carried by.
+    pub fn rider(&self) -> Option<RiderId> {
+        match &self.phase {
+            Phase::Active { courier: Courier::Offered { rider, .. } | Courier::Assigned { rider }, .. }
+            | Phase::PickedUp { rider, .. }
+            | Phase::Delivered { rider, .. } => Some(*rider),
+            _ => None,
+        }
+    }
+
+    /// Terminal, and nothing is owed to or by the payment provider any more: the actor that
+    /// owns the order can retire.
+    pub fn is_settled(&self) -> bool {
+        self.status().is_terminal() && !matches!(self.payment, Payment::Pending | Payment::Authorized { .. })
+    }
+
+    /// Decide what a command means for this order. `order` is `None` before placement.
+    pub fn decide(
+        order: Option<&Order>,
+        command: OrderCommand,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderEvent>, OrderError> {
+        match (order, command) {
+            (None, OrderCommand::Place(terms)) => Ok(vec![OrderEvent::Placed { terms, at: now }]),
+            (Some(_), OrderCommand::Place(_)) => Err(OrderError::AlreadyPlaced),
+            (None, _) => Err(OrderError::NotPlaced),
+            (Some(order), command) => order.decide_placed(command, now),
+        }
+    }
+
+    fn refuse(&self, command: &OrderCommand) -> OrderError {
+        OrderError::InvalidTransition { command: command.name(), status: self.status() }
+    }
+
+    fn decide_placed(&self, command: OrderCommand, now: DateTime<Utc>) -> Result<Vec<OrderEvent>, OrderError> {
+        use OrderCommand as C;
+        use OrderEvent as E;
+        let at = now;
+        let events = match (&self.phase, command) {
+            (Phase::AwaitingPayment, C::RecordAuthorization { authorization }) => {
+                let store_deadline = now + Duration::seconds(i64::from(self.terms.store_accept_secs));
+                vec![E::PaymentAuthorized { authorization, store_deadline, at }]
+            }
+            (Phase::AwaitingPayment, C::RecordDecline { reason }) => vec![E::PaymentDeclined { reason, at }],
+            // A late answer from the provider for a payment already settled is a duplicate.
+            (_, C::RecordAuthorization { .. } | C::RecordDecline { .. }) => vec![],
+
+            (Phase::AwaitingStore { .. }, C::Accept { prep_minutes }) => {
+                if prep_minutes == 0 || prep_minutes > MAX_PREP_MINUTES {
+                    return Err(OrderError::InvalidPrepMinutes);
+                }
+                let ready_by = now + Duration::minutes(i64::from(prep_minutes));
+                vec![E::StoreAccepted { prep_minutes, ready_by, at }]
+            }
+            (Phase::AwaitingStore { .. }, C::Reject { reason }) => {
+                let reason = required(reason)?;
+                vec![E::Cancelled { reason: CancelReason::StoreRejected { reason }, at }]
+            }
+            (Phase::AwaitingStore { deadline }, C::ExpireStoreDeadline) if *deadline <= now => {
+                vec![E::Cancelled { reason: CancelReason::StoreDidNotConfirm, at }]
+            }
+            // A timer that fired late or early is not a command anyone can be refused.
+            (_, C::ExpireStoreDeadline) => vec![],
+
+            (Phase::AwaitingPayment | Phase::AwaitingStore { .. }, C::Cancel(Canceller::Customer)) => {
+                vec![E::Cancelled { reason: CancelReason::CustomerCancelled, at }]
+            }
+            (Phase::AwaitingStore { .. } | Phase::Active { .. }, C::Cancel(Canceller::Store { reason })) => {
+                let reason = required(reason)?;
+                vec![E::Cancelled { reason: CancelReason::StoreCancelled { reason }, at }]
+            }
+            (
+                Phase::AwaitingPayment | Phase::AwaitingStore { .. } | Phase::Active { .. } | Phase::PickedUp { .. },
+                C::Cancel(Canceller::Operator { reason }),
+            ) => {
+                let reason = required(reason)?;
+                vec![E::Cancelled { reason: CancelReason::OperatorCancelled { reason }, at }]
+            }
+            (Phase::Active { courier: Courier::Searching { .. }, .. }, C::GiveUpDispatch) => {
+                vec![E::Cancelled { reason: CancelReason::NoRiderFound, at }]
+            }
+
+            (Phase::Active { kitchen: Kitchen::Preparing { .. }, .. }, C::MarkReady) => vec![E::MarkedReady { at }],
+
+            (Phase::Active { courier: Courier::Searching { .. }, excluded, .. }, C::Offer { rider, deadline }) => {
+                if excluded.contains(&rider) {
+                    return Err(OrderError::NotYourJob { rider });
+                }
+                vec![E::RiderOffered { rider, deadline, at }]
+            }
+            (
+                Phase::Active { courier: Courier::Offered { rider: offered, deadline }, .. },
+                C::AcceptOffer { rider },
+            ) => {
+                if *offered != rider {
+                    return Err(OrderError::NotYourJob { rider });
+                }
+                if *deadline <= now {
+                    vec![E::OfferExpired { rider, at }]
+                } else {
+                    vec![E::RiderAccepted { rider, at }]
+                }
+            }
+            (Phase::Active { courier: Courier::Offered { rider: offered, .. }, .. }, C::DeclineOffer { rider }) => {
+                if *offered != rider {
+                    return Err(OrderError::NotYourJob { rider });
+                }
+                vec![E::RiderDeclined { rider, at }]
+            }
+            (
+                Phase::Active { courier: Courier::Offered { rider: offered, deadline }, .. },
+                C::ExpireOffer { rider },
+            ) if *offered == rider && *deadline <= now => vec![E::OfferExpired { rider, at }],
+            (_, C::ExpireOffer { .. }) => vec![],
+            (
+                Phase::Active {
+                    courier: Courier::Offered { rider: held, .. } | Courier::Assigned { rider: held }, ..
+                },
+                C::ReleaseRider { rider },
+            ) if *held == rider => vec![E::RiderReleased { rider, at }],
+            (_, C::ReleaseRider { .. }) => vec![],
+
+            (Phase::Active { kitchen, courier: Courier::Assigned { rider: held }, .. }, C::PickUp { rider }) => {
+                if *held != rider {
+                    return Err(OrderError::NotYourJob { rider });
+                }
+                if !matches!(kitchen, Kitchen::Ready { .. }) {
+                    return Err(OrderError::NotReady);
+                }
+                vec![E::PickedUp { rider, at }]
+            }
+            (Phase::PickedUp { rider: held, .. }, C::Deliver { rider, position, geofence_m }) => {
+                if *held != rider {
+                    return Err(OrderError::NotYourJob { rider });
+                }
+                let distance_m = position.distance_m(&self.terms.dropoff);
+                if distance_m > geofence_m {
+                    return Err(OrderError::OutsideGeofence { distance_m, limit_m: geofence_m });
+                }
+                vec![E::Delivered { rider, position, at }]
+            }
+
+            (Phase::Rejected { .. } | Phase::Cancelled { .. }, C::RecordVoid)
+                if self.payment.authorization().is_some() =>
+            {
+                vec![E::PaymentVoided { at }]
+            }
+            (Phase::Delivered { .. }, C::RecordCapture) if self.payment.authorization().is_some() => {
+                vec![E::PaymentCaptured { at }]
+            }
+            (_, C::RecordVoid | C::RecordCapture) => vec![],
+
+            (_, command) => return Err(self.refuse(&command)),
+        };
+        Ok(events)
+    }
+
+    /// The state after an event. Placement starts a stream; every other event needs an
+    /// order. Events are facts: one that does not fit the phase (which `decide` never
+    /// produces) changes nothing rather than failing a replay.
+    pub fn apply(order: Option<Order>, id: OrderId, event: &OrderEvent) -> Option<Order> {
+        match (order, event) {
+            (None, OrderEvent::Placed { terms, at }) => Some(Order {
+                id,
+                terms: terms.clone(),
+                placed_at: *at,
+                updated_at: *at,
+                phase: Phase::AwaitingPayment,
+                payment: Payment::Pending,
+                prep_minutes: None,
+            }),
+            (None, _) => None,
+            (Some(mut order), event) => {
+                order.apply_placed(event);
+                Some(order)
+            }
+        }
+    }
+
+    fn apply_placed(&mut self, event: &OrderEvent) {
+        use OrderEvent as E;
+        match event {
+            E::Placed { .. } => return,
+            E::PaymentAuthorized { authorization, store_deadline, .. } => {
+                self.payment = Payment::Authorized { authorization: authorization.clone() };
+                self.phase = Phase::AwaitingStore { deadline: *store_deadline };
+            }
+            E::PaymentDeclined { reason, .. } => {
+                self.payment = Payment::Declined { reason: reason.clone() };
+                self.phase = Phase::Rejected { reason: reason.clone() };
+            }
+            E::StoreAccepted { prep_minutes, ready_by, at } => {
+                self.prep_minutes = Some(*prep_minutes);
+                self.phase = Phase::Active {
+                    kitchen: Kitchen::Preparing { ready_by: *ready_by },
+                    courier: Courier::Searching { since: *at },
+                    excluded: BTreeSet::new(),
+                };
+            }
+            E::Cancelled { reason, at } => {
+                if matches!(self.payment, Payment::Pending) {
+                    // Cancelled before the provider answered: there is nothing to void, and
+                    // a late authorization is ignored by `decide`.
+                    self.payment = Payment::Declined { reason: "order cancelled before payment".into() };
+                }
+                self.phase = Phase::Cancelled { reason: reason.clone(), at: *at };
+            }
+            E::MarkedReady { at } => {
+                if let Phase::Active { kitchen, .. } = &mut self.phase {
+                    *kitchen = Kitchen::Ready { at: *at };
+                }
+            }
+            E::RiderOffered { rider, deadline, .. } => {
+                if let Phase::Active { courier, .. } = &mut self.phase {
+                    *courier = Courier::Offered { rider: *rider, deadline: *deadline };
+                }
+            }
+            E::RiderAccepted { rider, .. } => {
+                if let Phase::Active { courier, .. } = &mut self.phase {
+                    *courier = Courier::Assigned { rider: *rider };
+                }
+            }
+            E::RiderDeclined { rider, at } | E::OfferExpired { rider, at } => {
+                if let Phase::Active { courier, excluded, .. } = &mut self.phase {
+                    excluded.insert(*rider);
+                    *courier = Courier::Searching { since: *at };
+                }
+            }
+            E::RiderReleased { at, .. } => {
+                if let Phase::Active { courier, .. } = &mut self.phase {
+                    *courier = Courier::Searching { since: *at };
+                }
+            }
+            E::PickedUp { rider, at } => self.phase = Phase::PickedUp { rider: *rider, at: *at },
+            E::Delivered { rider, at, .. } => self.phase = Phase::Delivered { rider: *rider, at: *at },
+            E::PaymentVoided { .. } => {
+                if let Payment::Authorized { authorization } = &self.payment {
+                    self.payment = Payment::Voided { authorization: authorization.clone() };
+                }
+            }
+            E::PaymentCaptured { .. } => {
+                if let Payment::Authorized { authorization } = &self.payment {
+                    self.payment = Payment::Captured { authorization: authorization.clone() };
+                }
+            }
+        }
+        self.updated_at = event_time(event);
+    }
+
+    /// Rebuild an order from its whole history.
+    pub fn replay<'a>(id: OrderId, events: impl IntoIterator<Item = &'a OrderEvent>) -> Option<Order> {
+        events.into_iter().fold(None, |order, event| Order::apply(order, id, event))
+    }
+
+    /// Invariants that hold in every reachable state. Checked by the property tests.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let paid = matches!(self.payment, Payment::Authorized { .. });
+        match &self.phase {
+            Phase::AwaitingPayment if self.payment != Payment::Pending => {
+                Err("awaiting payment but payment settled".into())
+            }
+            Phase::AwaitingStore { .. } | Phase::Active { .. } | Phase::PickedUp { .. } if !paid => {
+                Err(format!("{} without an authorized payment", self.status()))
+            }
+            Phase::Delivered { .. }
+                if !matches!(self.payment, Payment::Authorized { .. } | Payment::Captured { .. }) =>
+            {
+                Err("delivered without payment".into())
+            }
+            Phase::Rejected { .. } if !matches!(self.payment, Payment::Declined { .. }) => {
+                Err("rejected but payment not declined".into())
+            }
+            Phase::Cancelled { .. } if matches!(self.payment, Payment::Captured { .. } | Payment::Pending) => {
+                Err("cancelled with money taken or pending".into())
+            }
+            Phase::Active { courier: Courier::Offered { rider, .. }, excluded, .. } if excluded.contains(rider) => {
+                Err("offered to an excluded rider".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn required(reason: String) -> Result<String, OrderError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        Err(OrderError::MissingReason)
+    } else {
+        Ok(reason.chars().take(500).collect())
+    }
+}
+
+fn event_time(event: &OrderEvent) -> DateTime<Utc> {
+    use OrderEvent as E;
+    match event {
+        E::Placed { at, .. }
+        | E::PaymentAuthorized { at, .. }
+        | E::PaymentDeclined { at, .. }
+        | E::StoreAccepted { at, .. }
+        | E::Cancelled { at, .. }
+        | E::MarkedReady { at }
+        | E::RiderOffered { at, .. }
+        | E::RiderAccepted { at, .. }
+        | E::RiderDeclined { at, .. }
+        | E::OfferExpired { at, .. }
+        | E::RiderReleased { at, .. }
+        | E::PickedUp { at, .. }
+        | E::Delivered { at, .. }
+        | E::PaymentVoided { at }
+        | E::PaymentCaptured { at } => *at,
+    }
+}
+
+impl super::Aggregate for Order {
+    type Id = OrderId;
+    type Event = OrderEvent;
+    const KIND: &'static str = "order";
+
+    fn apply(state: Option<Self>, id: OrderId, event: &OrderEvent) -> Option<Self> {
+        Order::apply(state, id, event)
+    }
+
+    fn event_name(event: &OrderEvent) -> &'static str {
+        event.name()
+    }
+
+    fn zone(&self) -> &ZoneId {
+        &self.terms.zone
+    }
+
+    fn is_closed(&self) -> bool {
+        self.is_settled()
+    }
+}

@@ -1,0 +1,189 @@
+//! The rider aggregate: who a rider is and whether they are on duty.
+//!
+//! A rider's current offer or job is not stored here: the order that holds the rider is the
+//! single source of that fact, and the rider actor keeps a view of it in memory (rebuilt by
+//! the orders on recovery). Location pings are not events either; they live in the matcher's
+//! index and are written behind in batches.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{OrderId, RiderId, ZoneId};
+use super::position::GeoPoint;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rider {
+    pub id: RiderId,
+    pub name: String,
+    pub zone: ZoneId,
+    pub online: bool,
+    /// Where the rider said they were when they last came online; pings keep the live
+    /// position in memory.
+    pub online_at: Option<GeoPoint>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the rider is doing right now, as told by the orders.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Duty {
+    Idle,
+    Offered { order: OrderId, deadline: DateTime<Utc> },
+    EnRouteToStore { order: OrderId },
+    Delivering { order: OrderId },
+}
+
+impl Duty {
+    pub fn order(&self) -> Option<OrderId> {
+        match self {
+            Duty::Idle => None,
+            Duty::Offered { order, .. } | Duty::EnRouteToStore { order } | Duty::Delivering { order } => Some(*order),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RiderCommand {
+    Register { name: String, zone: ZoneId },
+    GoOnline { position: GeoPoint },
+    GoOffline,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RiderEvent {
+    Registered { name: String, zone: ZoneId, at: DateTime<Utc> },
+    WentOnline { position: GeoPoint, at: DateTime<Utc> },
+    WentOffline { at: DateTime<Utc> },
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RiderError {
+    #[error("the rider already exists")]
+    AlreadyRegistered,
+    #[error("the rider does not exist")]
+    NotRegistered,
+    #[error("the rider is already {0}")]
+    Unchanged(&'static str),
+    #[error("name must be 1-200 characters")]
+    InvalidName,
+    #[error("the rider is offline")]
+    Offline,
+    #[error("the rider is carrying order {0}: deliver it before going offline")]
+    CarryingOrder(OrderId),
+}
+
+impl Rider {
+    pub fn decide(
+        rider: Option<&Rider>,
+        duty: &Duty,
+        command: RiderCommand,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RiderEvent>, RiderError> {
+        let at = now;
+        match (rider, command) {
+            (None, RiderCommand::Register { name, zone }) => {
+                let name = name.trim().to_owned();
+                if name.is_empty() || name.len() > 200 {
+                    return Err(RiderError::InvalidName);
+                }
+                Ok(vec![RiderEvent::Registered { name, zone, at }])
+            }
+            (Some(_), RiderCommand::Register { .. }) => Err(RiderError::AlreadyRegistered),
+            (None, _) => Err(RiderError::NotRegistered),
+            (Some(rider), RiderCommand::GoOnline { .. }) if rider.online => Err(RiderError::Unchanged("online")),
+            (Some(_), RiderCommand::GoOnline { position }) => Ok(vec![RiderEvent::WentOnline { position, at }]),
+            (Some(rider), RiderCommand::GoOffline) if !rider.online => Err(RiderError::Unchanged("offline")),
+            (Some(_), RiderCommand::GoOffline) => match duty {
+                // Food on board stays with the rider: going offline would strand it.
+                Duty::Delivering { order } => Err(RiderError::CarryingOrder(*order)),
+                _ => Ok(vec![RiderEvent::WentOffline { at }]),
+            },
+        }
+    }
+
+    pub fn apply(rider: Option<Rider>, id: RiderId, event: &RiderEvent) -> Option<Rider> {
+        match (rider, event) {
+            (None, RiderEvent::Registered { name, zone, at }) => Some(Rider {
+                id,
+                name: name.clone(),
+                zone: zone.clone(),
+                online: false,
+                online_at: None,
+                updated_at: *at,
+            }),
+            (None, _) => None,
+            (Some(rider), RiderEvent::Registered { .. }) => Some(rider),
+            (Some(mut rider), RiderEvent::WentOnline { position, at }) => {
+                rider.online = true;
+                rider.online_at = Some(*position);
+                rider.updated_at = *at;
+                Some(rider)
+            }
+            (Some(mut rider), RiderEvent::WentOffline { at }) => {
+                rider.online = false;
+                rider.updated_at = *at;
+                Some(rider)
+            }
+        }
+    }
+}
+
+impl super::Aggregate for Rider {
+    type Id = RiderId;
+    type Event = RiderEvent;
+    const KIND: &'static str = "rider";
+
+    fn apply(state: Option<Self>, id: RiderId, event: &RiderEvent) -> Option<Self> {
+        Rider::apply(state, id, event)
+    }
+
+    fn event_name(event: &RiderEvent) -> &'static str {
+        match event {
+            RiderEvent::Registered { .. } => "registered",
+            RiderEvent::WentOnline { .. } => "went_online",
+            RiderEvent::WentOffline { .. } => "went_offline",
+        }
+    }
+
+    fn zone(&self) -> &ZoneId {
+        &self.zone
+    }
+
+    fn is_closed(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rider_with_food_on_board_cannot_go_offline() {
+        let id = RiderId::random();
+        let now = Utc::now();
+        let events = Rider::decide(
+            None,
+            &Duty::Idle,
+            RiderCommand::Register { name: "Min".into(), zone: ZoneId::default() },
+            now,
+        )
+        .unwrap();
+        let mut rider = events.iter().fold(None, |r, e| Rider::apply(r, id, e));
+        let online = Rider::decide(
+            rider.as_ref(),
+            &Duty::Idle,
+            RiderCommand::GoOnline { position: GeoPoint::new(37.5, 127.0).unwrap() },
+            now,
+        )
+        .unwrap();
+        rider = online.iter().fold(rider, |r, e| Rider::apply(r, id, e));
+        let order = OrderId::random();
+        assert_eq!(
+            Rider::decide(rider.as_ref(), &Duty::Delivering { order }, RiderCommand::GoOffline, now),
+            Err(RiderError::CarryingOrder(order))
+        );
+        assert!(Rider::decide(rider.as_ref(), &Duty::EnRouteToStore { order }, RiderCommand::GoOffline, now).is_ok());
+    }
+}

@@ -1,0 +1,37 @@
+//! The HTTP edge: REST routes under `/v1`, operations endpoints at the root, one JSON
+//! error shape. Handlers parse raw input into domain types here and talk to the actors.
+
+pub mod error;
+pub mod extract;
+mod orders_access;
+mod routes;
+pub mod views;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::actors::Platform;
+
+pub use error::ApiError;
+
+/// Shared by every handler.
+pub struct AppState {
+    pub platform: Arc<Platform>,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(extract::json_config()).app_data(extract::path_config()).app_data(extract::query_config());
+    routes::ops::configure(cfg);
+    cfg.service(
+        web::scope("/v1")
+            .configure(routes::stores::configure)
+            .configure(routes::orders::configure)
+            .configure(routes::riders::configure),
+    );
+}
+
+/// JSON 404 for every unknown path.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("route"))
+}

@@ -1,0 +1,134 @@
+//! Orders: the customer places, tracks and cancels.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::actors::{CommandError, Execute, QuoteOrder};
+use crate::domain::order::{Canceller, OrderCommand, OrderError, OrderTerms};
+use crate::domain::{CustomerId, GeoPoint, IdempotencyKey, ItemId, OrderId, StoreId};
+use crate::http::error::ApiError;
+use crate::http::extract::{Json, OptionalJson};
+use crate::http::orders_access;
+use crate::http::views::OrderView;
+
+use super::{id, Ctx};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/orders", web::post().to(place))
+        .route("/orders/{order}", web::get().to(get))
+        .route("/orders/{order}/cancel", web::post().to(cancel));
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    item_id: ItemId,
+    quantity: u32,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceOrder {
+    customer_id: CustomerId,
+    store_id: StoreId,
+    items: Vec<Line>,
+    delivery_point: GeoPoint,
+}
+
+/// FNV-1a over the canonical request: tells a retry (same body) from a reused key.
+fn fingerprint(request: &PlaceOrder) -> String {
+    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    let hash =
+        canonical.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
+}
+
+/// The answer to a placement whose order already exists under this key.
+fn replay(existing: &crate::domain::order::Order, fingerprint: &str) -> Result<HttpResponse, ApiError> {
+    if existing.terms.request_fingerprint != fingerprint {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different order",
+        )
+        .field("Idempotency-Key"));
+    }
+    Ok(HttpResponse::Ok().insert_header(("Idempotent-Replayed", "true")).json(OrderView::from(existing)))
+}
+
+#[tracing::instrument(skip_all, fields(order))]
+async fn place(platform: Ctx, req: HttpRequest, body: Json<PlaceOrder>) -> Result<HttpResponse, ApiError> {
+    let raw_key = req.headers().get("Idempotency-Key").ok_or_else(|| {
+        ApiError::bad_request("missing_header", "the Idempotency-Key header is required").field("Idempotency-Key")
+    })?;
+    let key = raw_key
+        .to_str()
+        .map_err(|_| ApiError::invalid("Idempotency-Key", "must be printable ASCII"))
+        .and_then(|raw| IdempotencyKey::parse(raw).map_err(|e| ApiError::invalid("Idempotency-Key", e.message)))?;
+    let request = body.0;
+    let fingerprint = fingerprint(&request);
+    let order_id = OrderId::for_idempotency_key(request.customer_id, &key);
+    tracing::Span::current().record("order", tracing::field::display(order_id));
+
+    // A retry returns the first order, whatever has happened since.
+    if let Some(existing) = match orders_access::load(&platform, order_id).await {
+        Ok(order) => Some(order),
+        Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => None,
+        Err(e) => return Err(e),
+    } {
+        return replay(&existing, &fingerprint);
+    }
+
+    let store = platform.store(request.store_id).ok_or_else(|| ApiError::invalid("store_id", "no such store"))?;
+    let items: Vec<(ItemId, u32)> = request.items.iter().map(|l| (l.item_id, l.quantity)).collect();
+    let (quote, store) =
+        store.send(QuoteOrder { items, dropoff: request.delivery_point }).await.map_err(CommandError::from)??;
+    let terms = OrderTerms {
+        customer_id: request.customer_id,
+        store_id: store.id,
+        zone: store.zone.clone(),
+        lines: quote.lines,
+        total: quote.total,
+        pickup: store.location,
+        dropoff: request.delivery_point,
+        store_accept_secs: store.accept_deadline_secs,
+        request_fingerprint: fingerprint.clone(),
+    };
+    match platform.start_order(order_id).send(Execute(OrderCommand::Place(terms))).await.map_err(CommandError::from)? {
+        Ok(order) => Ok(HttpResponse::Created()
+            .insert_header(("Location", format!("/v1/orders/{order_id}")))
+            .json(OrderView::from(&order))),
+        // Lost a race with a concurrent retry of the same request.
+        Err(CommandError::Order(OrderError::AlreadyPlaced)) => {
+            replay(&orders_access::load(&platform, order_id).await?, &fingerprint)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let order_id: OrderId = id(&path, "order")?;
+    let order = orders_access::load(&platform, order_id).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CancelRequest {
+    #[serde(default)]
+    #[allow(dead_code)]
+    reason: Option<String>,
+}
+
+/// The customer cancels; allowed until the store accepts (full refund).
+#[tracing::instrument(skip_all)]
+async fn cancel(
+    platform: Ctx,
+    path: web::Path<String>,
+    _body: OptionalJson<CancelRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let order_id: OrderId = id(&path, "order")?;
+    let order = orders_access::execute(&platform, order_id, OrderCommand::Cancel(Canceller::Customer)).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}

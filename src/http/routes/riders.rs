@@ -1,0 +1,146 @@
+//! Riders: on and off duty, location, offers and jobs.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::actors::{CommandError, GetRider, Ping, RiderCmd, RiderView};
+use crate::domain::order::OrderCommand;
+use crate::domain::rider::RiderCommand;
+use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
+use crate::http::error::ApiError;
+use crate::http::extract::{Json, OptionalJson};
+use crate::http::orders_access;
+use crate::http::views::OrderView;
+
+use super::{id, Ctx};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/riders", web::post().to(register))
+        .route("/riders/{rider}", web::get().to(get))
+        .route("/riders/{rider}/online", web::post().to(online))
+        .route("/riders/{rider}/offline", web::post().to(offline))
+        .route("/riders/{rider}/location", web::put().to(location))
+        .route("/riders/{rider}/offers/{order}/accept", web::post().to(accept_offer))
+        .route("/riders/{rider}/offers/{order}/decline", web::post().to(decline_offer))
+        .route("/riders/{rider}/jobs/{order}/pickup", web::post().to(pickup))
+        .route("/riders/{rider}/jobs/{order}/deliver", web::post().to(deliver));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRider {
+    name: String,
+    #[serde(default)]
+    zone: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn register(platform: Ctx, body: Json<NewRider>) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let zone = match body.zone {
+        Some(raw) => ZoneId::parse(&raw).map_err(|e| ApiError::invalid("zone", e.message))?,
+        None => ZoneId::default(),
+    };
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::invalid("name", "name must be 1-200 characters"));
+    }
+    let rider_id = RiderId::random();
+    let view = platform
+        .start_rider(rider_id)
+        .send(RiderCmd(RiderCommand::Register { name, zone }))
+        .await
+        .map_err(CommandError::from)??;
+    Ok(HttpResponse::Created().insert_header(("Location", format!("/v1/riders/{rider_id}"))).json(view))
+}
+
+fn rider_of(platform: &Ctx, raw: &str) -> Result<(RiderId, actix::Addr<crate::actors::RiderActor>), ApiError> {
+    let rider_id: RiderId = id(raw, "rider")?;
+    let addr = platform.rider(rider_id).ok_or_else(|| ApiError::not_found("rider"))?;
+    Ok((rider_id, addr))
+}
+
+async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (_, addr) = rider_of(&platform, &path)?;
+    let view: RiderView =
+        addr.send(GetRider).await.map_err(CommandError::from)??.ok_or_else(|| ApiError::not_found("rider"))?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Online {
+    position: GeoPoint,
+}
+
+async fn online(platform: Ctx, path: web::Path<String>, body: Json<Online>) -> Result<HttpResponse, ApiError> {
+    let (_, addr) = rider_of(&platform, &path)?;
+    let view = addr
+        .send(RiderCmd(RiderCommand::GoOnline { position: body.0.position }))
+        .await
+        .map_err(CommandError::from)??;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn offline(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (_, addr) = rider_of(&platform, &path)?;
+    let view = addr.send(RiderCmd(RiderCommand::GoOffline)).await.map_err(CommandError::from)??;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn location(platform: Ctx, path: web::Path<String>, body: Json<GeoPoint>) -> Result<HttpResponse, ApiError> {
+    let (_, addr) = rider_of(&platform, &path)?;
+    let view = addr.send(Ping { position: body.0 }).await.map_err(CommandError::from)??;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// A rider's command on an order: the order itself checks that the job is theirs.
+async fn job(
+    platform: &Ctx,
+    path: (String, String),
+    command: impl FnOnce(RiderId) -> OrderCommand,
+) -> Result<HttpResponse, ApiError> {
+    let (rider_id, _) = rider_of(platform, &path.0)?;
+    let order_id: OrderId = id(&path.1, "order")?;
+    let order = orders_access::execute(platform, order_id, command(rider_id)).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+async fn accept_offer(platform: Ctx, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    job(&platform, path.into_inner(), |rider| OrderCommand::AcceptOffer { rider }).await
+}
+
+async fn decline_offer(platform: Ctx, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    job(&platform, path.into_inner(), |rider| OrderCommand::DeclineOffer { rider }).await
+}
+
+async fn pickup(platform: Ctx, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    job(&platform, path.into_inner(), |rider| OrderCommand::PickUp { rider }).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Deliver {
+    /// Where the rider is; defaults to their last ping.
+    #[serde(default)]
+    position: Option<GeoPoint>,
+}
+
+async fn deliver(
+    platform: Ctx,
+    path: web::Path<(String, String)>,
+    body: OptionalJson<Deliver>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, addr) = rider_of(&platform, &path.0)?;
+    let position = match body.0.position {
+        Some(position) => position,
+        None => addr
+            .send(GetRider)
+            .await
+            .map_err(CommandError::from)??
+            .and_then(|view| view.position)
+            .ok_or_else(|| ApiError::invalid("position", "no known position: send one or ping first"))?,
+    };
+    let geofence_m = platform.settings.orders.delivery_geofence_m;
+    job(&platform, path.into_inner(), |rider| OrderCommand::Deliver { rider, position, geofence_m }).await
+}

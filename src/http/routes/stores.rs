@@ -1,0 +1,249 @@
+//! Stores: browse and register; the store tablet's actions on its orders.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::actors::{GetBoard, GetStore, StoreCmd};
+use crate::domain::order::{Canceller, OrderCommand};
+use crate::domain::store::{MenuItem, StoreCommand, StoreProfile};
+use crate::domain::{Currency, GeoPoint, ItemId, Money, OrderId, StoreId, ZoneId};
+use crate::http::error::ApiError;
+use crate::http::extract::{Json, OptionalJson};
+use crate::http::orders_access;
+use crate::http::views::{OrderView, StoreView};
+
+use super::{id, Ctx};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/stores", web::get().to(list))
+        .route("/stores", web::post().to(register))
+        .route("/stores/{store}", web::get().to(get))
+        .route("/stores/{store}/menu", web::get().to(menu))
+        .route("/stores/{store}/menu/{item}", web::put().to(set_availability))
+        .route("/stores/{store}/open", web::post().to(open))
+        .route("/stores/{store}/close", web::post().to(close))
+        .route("/stores/{store}/orders", web::get().to(board))
+        .route("/stores/{store}/orders/{order}/accept", web::post().to(accept))
+        .route("/stores/{store}/orders/{order}/reject", web::post().to(reject))
+        .route("/stores/{store}/orders/{order}/ready", web::post().to(ready))
+        .route("/stores/{store}/orders/{order}/cancel", web::post().to(cancel));
+}
+
+#[derive(Deserialize)]
+struct Near {
+    lat: Option<f64>,
+    lon: Option<f64>,
+}
+
+/// Open stores that deliver to `lat`,`lon`, nearest first; without a point, every store.
+#[tracing::instrument(skip_all)]
+async fn list(platform: Ctx, near: web::Query<Near>) -> Result<HttpResponse, ApiError> {
+    let point = match (near.lat, near.lon) {
+        (Some(lat), Some(lon)) => Some(
+            GeoPoint::new(lat, lon)
+                .map_err(|e| ApiError::invalid(if lat.abs() > 90.0 { "lat" } else { "lon" }, e.message))?,
+        ),
+        (None, None) => None,
+        (None, Some(_)) => return Err(ApiError::invalid("lat", "lat and lon go together")),
+        (Some(_), None) => return Err(ApiError::invalid("lon", "lat and lon go together")),
+    };
+    let mut stores: Vec<StoreView> = platform
+        .directory
+        .iter()
+        .filter(|s| point.as_ref().is_none_or(|p| s.open && s.delivers_to(p)))
+        .map(|s| StoreView::of(&s, point.as_ref()))
+        .collect();
+    stores
+        .sort_by(|a, b| a.distance_m.unwrap_or(0.0).total_cmp(&b.distance_m.unwrap_or(0.0)).then(a.name.cmp(&b.name)));
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "stores": stores })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMenuItem {
+    name: String,
+    price: i64,
+    #[serde(default = "yes")]
+    available: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStore {
+    name: String,
+    #[serde(default)]
+    zone: Option<String>,
+    location: GeoPoint,
+    delivery_radius_m: u32,
+    #[serde(default = "default_accept_secs")]
+    accept_deadline_secs: u32,
+    currency: String,
+    menu: Vec<NewMenuItem>,
+}
+
+fn default_accept_secs() -> u32 {
+    300
+}
+
+#[tracing::instrument(skip_all)]
+async fn register(platform: Ctx, body: Json<NewStore>) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let currency = Currency::parse(&body.currency).map_err(|e| ApiError::invalid("currency", e.message))?;
+    let zone = match body.zone {
+        Some(raw) => ZoneId::parse(&raw).map_err(|e| ApiError::invalid("zone", e.message))?,
+        None => ZoneId::default(),
+    };
+    let menu = body
+        .menu
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let price = Money::new(item.price, currency)
+                .map_err(|e| ApiError::invalid(&format!("menu[{i}].price"), e.message))?;
+            Ok(MenuItem { id: ItemId::random(), name: item.name.trim().to_owned(), price, available: item.available })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let profile = StoreProfile {
+        name: body.name.trim().to_owned(),
+        zone,
+        location: body.location,
+        delivery_radius_m: body.delivery_radius_m,
+        accept_deadline_secs: body.accept_deadline_secs,
+        currency,
+        menu,
+    };
+    // Validate before an actor exists, so a bad request leaves nothing behind.
+    profile.validate().map_err(crate::actors::CommandError::from)?;
+    let store_id = StoreId::random();
+    let store = platform
+        .start_store(store_id)
+        .send(StoreCmd(StoreCommand::Register(profile)))
+        .await
+        .map_err(crate::actors::CommandError::from)??;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/stores/{store_id}")))
+        .json(StoreView::of(&store, None)))
+}
+
+async fn store_of(platform: &Ctx, raw: &str) -> Result<(StoreId, actix::Addr<crate::actors::StoreActor>), ApiError> {
+    let store_id: StoreId = id(raw, "store")?;
+    let addr = platform.store(store_id).ok_or_else(|| ApiError::not_found("store"))?;
+    Ok((store_id, addr))
+}
+
+async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (_, addr) = store_of(&platform, &path).await?;
+    let store = addr
+        .send(GetStore)
+        .await
+        .map_err(crate::actors::CommandError::from)??
+        .ok_or_else(|| ApiError::not_found("store"))?;
+    Ok(HttpResponse::Ok().json(StoreView::of(&store, None)))
+}
+
+async fn menu(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (_, addr) = store_of(&platform, &path).await?;
+    let store = addr
+        .send(GetStore)
+        .await
+        .map_err(crate::actors::CommandError::from)??
+        .ok_or_else(|| ApiError::not_found("store"))?;
+    let items: Vec<MenuItem> = store.menu.into_values().collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "store_id": store.id, "open": store.open, "items": items })))
+}
+
+async fn run(platform: &Ctx, raw: &str, command: StoreCommand) -> Result<HttpResponse, ApiError> {
+    let (_, addr) = store_of(platform, raw).await?;
+    let store = addr.send(StoreCmd(command)).await.map_err(crate::actors::CommandError::from)??;
+    Ok(HttpResponse::Ok().json(StoreView::of(&store, None)))
+}
+
+async fn open(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    run(&platform, &path, StoreCommand::Open).await
+}
+
+async fn close(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    run(&platform, &path, StoreCommand::Close).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Availability {
+    available: bool,
+}
+
+async fn set_availability(
+    platform: Ctx,
+    path: web::Path<(String, String)>,
+    body: Json<Availability>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, item) = path.into_inner();
+    let item: ItemId = id(&item, "menu item")?;
+    run(&platform, &store, StoreCommand::SetAvailability { item, available: body.0.available }).await
+}
+
+async fn board(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (store_id, addr) = store_of(&platform, &path).await?;
+    let orders = addr.send(GetBoard).await.map_err(crate::actors::CommandError::from)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "store_id": store_id, "orders": orders })))
+}
+
+/// Run a store's command on one of its own orders; another store's order is not found.
+async fn act(platform: &Ctx, path: (String, String), command: OrderCommand) -> Result<HttpResponse, ApiError> {
+    let (store_id, _) = store_of(platform, &path.0).await?;
+    let order_id: OrderId = id(&path.1, "order")?;
+    let order = orders_access::load(platform, order_id).await?;
+    if order.terms.store_id != store_id {
+        return Err(ApiError::not_found("order"));
+    }
+    let order = orders_access::execute(platform, order_id, command).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Accept {
+    prep_minutes: u32,
+}
+
+async fn accept(
+    platform: Ctx,
+    path: web::Path<(String, String)>,
+    body: Json<Accept>,
+) -> Result<HttpResponse, ApiError> {
+    act(&platform, path.into_inner(), OrderCommand::Accept { prep_minutes: body.0.prep_minutes }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: String,
+}
+
+async fn reject(
+    platform: Ctx,
+    path: web::Path<(String, String)>,
+    body: Json<Reason>,
+) -> Result<HttpResponse, ApiError> {
+    act(&platform, path.into_inner(), OrderCommand::Reject { reason: body.0.reason }).await
+}
+
+async fn ready(
+    platform: Ctx,
+    path: web::Path<(String, String)>,
+    _body: OptionalJson<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    act(&platform, path.into_inner(), OrderCommand::MarkReady).await
+}
+
+async fn cancel(
+    platform: Ctx,
+    path: web::Path<(String, String)>,
+    body: Json<Reason>,
+) -> Result<HttpResponse, ApiError> {
+    act(&platform, path.into_inner(), OrderCommand::Cancel(Canceller::Store { reason: body.0.reason })).await
+}

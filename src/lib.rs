@@ -1,0 +1,15 @@
+//! baedal: a real-time food-delivery dispatch backend.
+//!
+//! Layers point inward: `http` -> `actors` -> `domain`; actors reach storage, payment and
+//! matching only through the ports in `persistence`, `payment` and `matching`.
+
+pub mod actors;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod matching;
+pub mod payment;
+pub mod persistence;
+pub mod sim;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,83 @@
+//! Schema migrations, embedded in the binary and applied at start in order. Each backend
+//! has its own dialect of the same schema; a version is applied once, in one transaction.
+
+/// (version, statements) for PostgreSQL.
+pub const POSTGRES: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE streams (
+    stream_id UUID PRIMARY KEY,
+    kind TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    closed BOOLEAN NOT NULL DEFAULT FALSE,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX streams_open ON streams (kind) WHERE NOT closed;
+CREATE TABLE events (
+    global_seq BIGSERIAL PRIMARY KEY,
+    stream_id UUID NOT NULL,
+    seq BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    payload JSONB NOT NULL,
+    recorded_at BIGINT NOT NULL,
+    UNIQUE (stream_id, seq)
+);
+CREATE TABLE snapshots (
+    stream_id UUID PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    state JSONB NOT NULL,
+    taken_at BIGINT NOT NULL
+);
+CREATE TABLE rider_positions (
+    rider_id UUID PRIMARY KEY,
+    lat DOUBLE PRECISION NOT NULL,
+    lon DOUBLE PRECISION NOT NULL,
+    at BIGINT NOT NULL
+);
+"#,
+)];
+
+/// (version, statements) for SQLite.
+pub const SQLITE: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE streams (
+    stream_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    closed INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX streams_open ON streams (kind) WHERE closed = 0;
+CREATE TABLE events (
+    global_seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    UNIQUE (stream_id, seq)
+);
+CREATE TABLE snapshots (
+    stream_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    taken_at INTEGER NOT NULL
+);
+CREATE TABLE rider_positions (
+    rider_id TEXT PRIMARY KEY,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL,
+    at INTEGER NOT NULL
+);
+"#,
+)];
+
+pub const CREATE_LEDGER: &str =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

@@ -1,0 +1,152 @@
+//! Storage ports and their adapters.
+//!
+//! The actors see only the traits here: [`EventStore`] (append-only streams with optimistic
+//! concurrency, plus snapshots) and [`PositionLog`] (write-behind of rider positions, which are
+//! not events). Two adapters implement both: PostgreSQL for production and SQLite as the
+//! embedded default. One contract test suite runs against both.
+
+mod journal;
+mod migrations;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub use journal::{Journal, Loaded};
+
+/// Which stream an append goes to, with what it needs for bookkeeping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamRef {
+    pub id: Uuid,
+    pub kind: &'static str,
+    pub zone: String,
+}
+
+/// An event about to be appended, already serialised.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub event_type: &'static str,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedEvent {
+    pub stream_id: Uuid,
+    pub seq: i64,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub stream_id: Uuid,
+    /// The sequence number of the last event folded into `state`.
+    pub seq: i64,
+    pub state: serde_json::Value,
+}
+
+/// A rider's last known position, written behind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PositionRecord {
+    pub rider_id: Uuid,
+    pub lat: f64,
+    pub lon: f64,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Someone else appended first: (stream_id, seq) is unique.
+    #[error("stream {stream_id} is at version {actual:?}, not {expected}")]
+    Conflict { stream_id: Uuid, expected: i64, actual: Option<i64> },
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                StorageError::Unavailable(error)
+            }
+            other => StorageError::Database(other),
+        }
+    }
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Append `events` to a stream that is at `expected_version` (0 for a new stream) and
+    /// return the new version. All or nothing. `closes` marks the stream finished, so it is
+    /// not loaded again at start-up.
+    async fn append(
+        &self,
+        stream: &StreamRef,
+        expected_version: i64,
+        events: &[NewEvent],
+        closes: bool,
+    ) -> Result<i64, StorageError>;
+
+    /// Events of a stream with seq > `after`, in order.
+    async fn load(&self, stream_id: Uuid, after: i64) -> Result<Vec<RecordedEvent>, StorageError>;
+
+    /// Ids of the streams of `kind` that are not closed.
+    async fn open_streams(&self, kind: &str) -> Result<Vec<Uuid>, StorageError>;
+
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StorageError>;
+
+    async fn load_snapshot(&self, stream_id: Uuid) -> Result<Option<Snapshot>, StorageError>;
+
+    /// Cheap round trip for readiness.
+    async fn ping(&self) -> Result<(), StorageError>;
+}
+
+#[async_trait]
+pub trait PositionLog: Send + Sync + 'static {
+    /// Upsert the latest position of each rider.
+    async fn save_positions(&self, positions: &[PositionRecord]) -> Result<(), StorageError>;
+    async fn load_positions(&self) -> Result<Vec<PositionRecord>, StorageError>;
+}
+
+/// Both ports from one backend.
+#[derive(Clone)]
+pub struct Storage {
+    pub events: Arc<dyn EventStore>,
+    pub positions: Arc<dyn PositionLog>,
+    pub backend: &'static str,
+}
+
+impl Storage {
+    /// Connect to `url` (`postgres://...` or `sqlite://...`) and run the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Storage, StorageError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let store = Arc::new(postgres::PgStore::connect(url, max_connections).await?);
+            Ok(Storage { events: store.clone(), positions: store, backend: "postgres" })
+        } else if url.starts_with("sqlite:") {
+            let store = Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?);
+            Ok(Storage { events: store.clone(), positions: store, backend: "sqlite" })
+        } else {
+            Err(StorageError::Corrupt(format!(
+                "database url must start with postgres:// or sqlite: (got {})",
+                url.split(':').next().unwrap_or_default()
+            )))
+        }
+    }
+}
+
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

@@ -1,0 +1,246 @@
+//! SQLite adapter: the embedded default, so `cargo run` needs no database server.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::migrations::{CREATE_LEDGER, SQLITE};
+use super::{
+    from_millis, millis, EventStore, NewEvent, PositionLog, PositionRecord, RecordedEvent, Snapshot, StorageError,
+    StreamRef,
+};
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    #[tracing::instrument(name = "sqlite_connect", skip(url))]
+    pub async fn connect(url: &str, max_connections: u32) -> Result<SqliteStore, StorageError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StorageError::Unavailable)?
+            .create_if_missing(true)
+            // WAL lets readers run beside the single writer; FULL sync makes an acknowledged
+            // append survive a power cut, not only a process crash.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(StorageError::Unavailable)?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        let mut conn = self.pool.acquire().await?;
+        // IMMEDIATE takes the write lock up front, so two processes cannot both migrate.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let result = async {
+            sqlx::query(CREATE_LEDGER).execute(&mut *conn).await?;
+            let applied: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await?;
+            for (version, sql) in SQLITE {
+                if applied.contains(version) {
+                    continue;
+                }
+                sqlx::raw_sql(sql).execute(&mut *conn).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                    .bind(version)
+                    .bind(millis(Utc::now()))
+                    .execute(&mut *conn)
+                    .await?;
+                tracing::info!(version, "applied migration");
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        match result {
+            Ok(()) => sqlx::query("COMMIT").execute(&mut *conn).await?,
+            Err(error) => {
+                sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+                return Err(error.into());
+            }
+        };
+        Ok(())
+    }
+}
+
+fn parse_uuid(raw: &str) -> Result<Uuid, StorageError> {
+    Uuid::parse_str(raw).map_err(|e| StorageError::Corrupt(format!("bad uuid {raw:?}: {e}")))
+}
+
+fn parse_json(raw: &str) -> Result<serde_json::Value, StorageError> {
+    serde_json::from_str(raw).map_err(|e| StorageError::Corrupt(format!("bad json: {e}")))
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    #[tracing::instrument(name = "sqlite_append", skip_all, fields(stream = %stream.id, kind = stream.kind, n = events.len()))]
+    async fn append(
+        &self,
+        stream: &StreamRef,
+        expected_version: i64,
+        events: &[NewEvent],
+        closes: bool,
+    ) -> Result<i64, StorageError> {
+        let now = millis(Utc::now());
+        let id = stream.id.to_string();
+        let new_version = expected_version + events.len() as i64;
+        let mut tx = self.pool.begin().await?;
+        let updated = if expected_version == 0 {
+            sqlx::query(
+                "INSERT INTO streams (stream_id, kind, zone, version, closed, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream_id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(stream.kind)
+            .bind(&stream.zone)
+            .bind(new_version)
+            .bind(closes)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE streams SET version = ?, closed = ?, updated_at = ? WHERE stream_id = ? AND version = ?",
+            )
+            .bind(new_version)
+            .bind(closes)
+            .bind(now)
+            .bind(&id)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await?
+        };
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            let actual = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = ?")
+                .bind(&id)
+                .fetch_optional(&self.pool)
+                .await?;
+            return Err(StorageError::Conflict { stream_id: stream.id, expected: expected_version, actual });
+        }
+        for (offset, event) in events.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO events (stream_id, seq, kind, zone, event_type, payload, recorded_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(expected_version + 1 + offset as i64)
+            .bind(stream.kind)
+            .bind(&stream.zone)
+            .bind(event.event_type)
+            .bind(event.payload.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(new_version)
+    }
+
+    async fn load(&self, stream_id: Uuid, after: i64) -> Result<Vec<RecordedEvent>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT seq, event_type, payload, recorded_at FROM events WHERE stream_id = ? AND seq > ? ORDER BY seq",
+        )
+        .bind(stream_id.to_string())
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(RecordedEvent {
+                    stream_id,
+                    seq: row.try_get("seq")?,
+                    event_type: row.try_get("event_type")?,
+                    payload: parse_json(row.try_get("payload")?)?,
+                    recorded_at: from_millis(row.try_get("recorded_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn open_streams(&self, kind: &str) -> Result<Vec<Uuid>, StorageError> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT stream_id FROM streams WHERE kind = ? AND closed = 0 ORDER BY stream_id")
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?;
+        ids.iter().map(|id| parse_uuid(id)).collect()
+    }
+
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO snapshots (stream_id, seq, state, taken_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (stream_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, taken_at = excluded.taken_at
+             WHERE snapshots.seq < excluded.seq",
+        )
+        .bind(snapshot.stream_id.to_string())
+        .bind(snapshot.seq)
+        .bind(snapshot.state.to_string())
+        .bind(millis(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn load_snapshot(&self, stream_id: Uuid) -> Result<Option<Snapshot>, StorageError> {
+        let row = sqlx::query("SELECT seq, state FROM snapshots WHERE stream_id = ?")
+            .bind(stream_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok(Snapshot { stream_id, seq: row.try_get("seq")?, state: parse_json(row.try_get("state")?)? }))
+            .transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StorageError::Unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PositionLog for SqliteStore {
+    async fn save_positions(&self, positions: &[PositionRecord]) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await?;
+        for p in positions {
+            sqlx::query(
+                "INSERT INTO rider_positions (rider_id, lat, lon, at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (rider_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, at = excluded.at
+                 WHERE rider_positions.at <= excluded.at",
+            )
+            .bind(p.rider_id.to_string())
+            .bind(p.lat)
+            .bind(p.lon)
+            .bind(millis(p.at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn load_positions(&self) -> Result<Vec<PositionRecord>, StorageError> {
+        let rows = sqlx::query("SELECT rider_id, lat, lon, at FROM rider_positions").fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(PositionRecord {
+                    rider_id: parse_uuid(row.try_get("rider_id")?)?,
+                    lat: row.try_get("lat")?,
+                    lon: row.try_get("lon")?,
+                    at: from_millis(row.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,123 @@
+//! The demo city: a dozen stores with menus around Seoul City Hall, a few dozen riders on
+//! duty, and a demo customer. Ids are derived from names, so seeding is idempotent: a
+//! restart finds everything in place and adds nothing.
+
+use std::sync::Arc;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::actors::{CommandError, Platform, RiderCmd, StoreCmd};
+use crate::config::DemoSettings;
+use crate::domain::rider::RiderCommand;
+use crate::domain::store::{MenuItem, StoreCommand, StoreProfile};
+use crate::domain::{Currency, CustomerId, GeoPoint, ItemId, Money, RiderId, StoreId, ZoneId};
+
+/// Seoul City Hall.
+pub fn centre() -> GeoPoint {
+    GeoPoint::new(37.5665, 126.9780).unwrap_or_else(|_| unreachable!("constant is in range"))
+}
+
+pub fn demo_customer() -> CustomerId {
+    CustomerId::named("demo-customer")
+}
+
+const STORES: &[(&str, &[(&str, i64)])] = &[
+    ("Kimbap Heaven", &[("Tuna kimbap", 4500), ("Ramyeon", 5000), ("Tteokbokki", 5500)]),
+    ("Seoul Fried Chicken", &[("Half-half chicken", 21000), ("Spicy wings", 14000), ("Pickled radish", 1000)]),
+    ("Bibimbap House", &[("Dolsot bibimbap", 11000), ("Bulgogi bibimbap", 12000), ("Miso soup", 2000)]),
+    ("Jjajang Palace", &[("Jjajangmyeon", 7000), ("Jjamppong", 8500), ("Tangsuyuk", 18000)]),
+    ("Mapo Galbi", &[("Pork galbi set", 16000), ("Naengmyeon", 9000), ("Steamed egg", 4000)]),
+    ("Gimbap & Co", &[("Cheese kimbap", 5000), ("Fish cake soup", 4000), ("Sundae", 6000)]),
+    ("Pho Seoul", &[("Beef pho", 10500), ("Spring rolls", 6000), ("Banh mi", 7500)]),
+    ("Hanok Pizza", &[("Bulgogi pizza", 23000), ("Potato pizza", 21000), ("Cola", 2000)]),
+    ("Dumpling Alley", &[("Kimchi mandu", 7000), ("Meat mandu", 7000), ("Mandu soup", 8000)]),
+    ("Tofu Stew Co", &[("Sundubu jjigae", 9000), ("Kimchi jjigae", 9000), ("Rice", 1000)]),
+    ("Bingsu Lab", &[("Patbingsu", 9500), ("Mango bingsu", 12500), ("Hotteok", 3000)]),
+    ("Burger Myeongdong", &[("Bulgogi burger", 8900), ("Fries", 3500), ("Shake", 4500)]),
+];
+
+fn store_id(index: usize) -> StoreId {
+    StoreId::named(&format!("demo-store-{index}"))
+}
+
+fn item_id(store: usize, item: usize) -> ItemId {
+    ItemId::named(&format!("demo-store-{store}-item-{item}"))
+}
+
+fn krw() -> Currency {
+    Currency::parse("KRW").unwrap_or_else(|_| unreachable!("constant is valid"))
+}
+
+/// Register whatever part of the demo city is missing, and bring its riders on duty.
+pub async fn seed(platform: &Arc<Platform>, settings: &DemoSettings) -> Result<(), CommandError> {
+    let mut rng = SmallRng::seed_from_u64(0xbaeda1);
+    let centre = centre();
+    let zone = ZoneId::default();
+    let mut added = (0, 0);
+    for index in 0..settings.stores {
+        let (name, menu) = STORES[index % STORES.len()];
+        let angle = index as f64 / settings.stores.max(1) as f64 * std::f64::consts::TAU;
+        let distance = rng.gen_range(400.0..2500.0);
+        let location = centre.offset_m(angle.sin() * distance, angle.cos() * distance);
+        let id = store_id(index);
+        if platform.store(id).is_some() {
+            continue;
+        }
+        let profile = StoreProfile {
+            name: if index < STORES.len() { name.to_owned() } else { format!("{name} #{}", index / STORES.len() + 1) },
+            zone: zone.clone(),
+            location,
+            delivery_radius_m: 4000,
+            accept_deadline_secs: 300,
+            currency: krw(),
+            menu: menu
+                .iter()
+                .enumerate()
+                .map(|(i, (item, price))| MenuItem {
+                    id: item_id(index, i),
+                    name: (*item).to_owned(),
+                    price: Money { amount: *price, currency: krw() },
+                    available: true,
+                })
+                .collect(),
+        };
+        platform.start_store(id).send(StoreCmd(StoreCommand::Register(profile))).await??;
+        added.0 += 1;
+    }
+    for index in 0..settings.riders {
+        let id = RiderId::named(&format!("demo-rider-{index}"));
+        if platform.rider(id).is_some() {
+            continue;
+        }
+        let addr = platform.start_rider(id);
+        addr.send(RiderCmd(RiderCommand::Register { name: format!("Rider {}", index + 1), zone: zone.clone() }))
+            .await??;
+        let position = centre.offset_m(rng.gen_range(-3000.0..3000.0), rng.gen_range(-3000.0..3000.0));
+        addr.send(RiderCmd(RiderCommand::GoOnline { position })).await??;
+        added.1 += 1;
+    }
+    if added != (0, 0) {
+        tracing::info!(stores = added.0, riders = added.1, "demo city seeded");
+    }
+    Ok(())
+}
+
+/// What to try first, printed at start.
+pub fn hints(base: &str) -> String {
+    let c = centre();
+    format!(
+        "demo city: {stores} stores around Seoul City Hall, riders on duty\n\
+         try:\n  \
+         curl '{base}/v1/stores?lat={lat}&lon={lon}'\n  \
+         curl -X POST {base}/v1/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \\\n    \
+         -d '{{\"customer_id\":\"{customer}\",\"store_id\":\"{store}\",\"items\":[{{\"item_id\":\"{item}\",\"quantity\":2}}],\"delivery_point\":{{\"lat\":{lat},\"lon\":{lon}}}}}'\n  \
+         curl {base}/v1/stores/{store}/orders    (the store's board; accept with POST .../orders/ORDER/accept {{\"prep_minutes\":15}})",
+        stores = STORES.len(),
+        lat = c.lat(),
+        lon = c.lon(),
+        customer = demo_customer(),
+        store = store_id(0),
+        item = item_id(0, 0),
+    )
+}

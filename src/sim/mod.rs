@@ -1,0 +1,4 @@
+//! The city around the service: the demo city seeded at start, and (later) the simulator
+//! and load generator.
+
+pub mod demo;

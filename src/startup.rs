@@ -1,0 +1,102 @@
+//! Building the application: storage, actors, recovery, demo data and the HTTP server, so
+//! that `main` and the tests start the very same thing.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+
+use crate::actors::{self, Platform, Recovered};
+use crate::config::Settings;
+use crate::payment::SandboxGateway;
+use crate::persistence::Storage;
+use crate::{http, sim};
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    platform: Arc<Platform>,
+    pub recovered: Recovered,
+}
+
+impl Application {
+    /// Connect storage, recover live state, seed the demo city if asked, and bind the
+    /// listener (port 0 picks a free one). Must run inside an actix system.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let settings = Arc::new(settings);
+        prepare_sqlite_dir(&settings.database.url)?;
+        let storage = Storage::connect(&settings.database.url, settings.database.max_connections)
+            .await
+            .with_context(|| format!("connecting to the {} database", backend_name(&settings.database.url)))?;
+        let gateway = Arc::new(SandboxGateway::new(settings.payment.clone()));
+        let platform = Platform::new(settings.clone(), storage, gateway, actix::Arbiter::current());
+
+        let recovered = actors::recover(&platform).await.context("recovering live state")?;
+        if settings.demo.enabled {
+            sim::demo::seed(&platform, &settings.demo).await.context("seeding the demo city")?;
+        }
+        actors::spawn_position_writer(platform.clone());
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(platform.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .app_data(data.clone())
+                .configure(http::configure)
+                .default_service(web::to(http::not_found))
+        })
+        .listen(listener)?
+        .workers(settings.server.workers.max(1))
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .run();
+        Ok(Application { server, port, platform, recovered })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn platform(&self) -> &Arc<Platform> {
+        &self.platform
+    }
+
+    /// Serve until SIGTERM or SIGINT, let in-flight requests finish, then snapshot every
+    /// live actor and write pending rider positions.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        tracing::info!("server stopped; flushing state");
+        if tokio::time::timeout(Duration::from_secs(10), actors::shutdown(&self.platform)).await.is_err() {
+            tracing::warn!("state flush did not finish within 10 s");
+        }
+        Ok(())
+    }
+}
+
+fn backend_name(url: &str) -> &'static str {
+    if url.starts_with("sqlite:") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    }
+}
+
+/// SQLite creates the file but not its folder: make `./data` (or whatever the URL names).
+fn prepare_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return Ok(());
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
