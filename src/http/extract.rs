@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = parse::<Body>(b"{\"name\": 1").unwrap_err();
+        let e = parse::<Body>(b"{\"name\": \"a\"").unwrap_err();
         assert_eq!(e.body.code, "malformed_json");
         let e = parse::<Body>(br#"{"name": "a", "inner": {"count": "x"}}"#).unwrap_err();
         assert_eq!(e.body.field.as_deref(), Some("inner.count"));

@@ -1,0 +1,32 @@
+//! Test support: a fresh database per test (SQLite file or PostgreSQL database), the real
+//! server binary started on a random port against it, and a small client for its API.
+#![allow(dead_code)]
+
+pub mod db;
+pub mod server;
+
+pub use db::{Backend, TestDb};
+pub use server::TestServer;
+
+/// Generate one `#[tokio::test]` per backend for each async fn taking a `Backend`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,225 @@
+//! The real `baedal` binary as a child process, and a client for its API.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::db::TestDb;
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub api: Api,
+    db_url: String,
+    env: Vec<(String, String)>,
+}
+
+impl TestServer {
+    /// Start the server on `db` with test-friendly settings plus `env` overrides.
+    pub fn start(db: &TestDb, env: &[(&str, &str)]) -> TestServer {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, base) = spawn(&db.url, &env);
+        TestServer { child: Some(child), api: Api::new(base), db_url: db.url.clone(), env }
+    }
+
+    /// SIGKILL: no shutdown hook runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill server");
+            child.wait().ok();
+        }
+    }
+
+    /// SIGTERM and wait for a graceful exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit within 30 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Start again on the same database and settings (on a new port).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the server first");
+        let (child, base) = spawn(&self.db_url, &self.env);
+        self.child = Some(child);
+        self.api = Api::new(base);
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(db_url: &str, env: &[(String, String)]) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_baedal"));
+    command
+        .env("DATABASE_URL", db_url)
+        .env("BAEDAL__SERVER__PORT", "0")
+        .env("BAEDAL__DEMO__ENABLED", "false")
+        .env("BAEDAL__PAYMENT__LATENCY_MS", "0")
+        .env("BAEDAL__DISPATCH__TICK_MS", "100")
+        .env("BAEDAL__DISPATCH__POSITION_FLUSH_MS", "200")
+        .env_remove("BAEDAL_CONFIG")
+        .env("RUST_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start baedal");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut sent = false;
+        while let Some(Ok(line)) = lines.next() {
+            if !sent {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let base = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = tx.send(base);
+                    sent = true;
+                }
+            }
+        }
+    });
+    let base = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("baedal did not start within 60 s")
+    });
+    (child, base)
+}
+
+/// A thin JSON client: every call returns (status, body).
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: String) -> Api {
+        Api { base, client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client") }
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn raw(&self, method: reqwest::Method, path: &str, body: &'static str) -> (u16, Value) {
+        let response = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", "raw")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A store with one menu item at `location`; returns (store id, item id).
+    pub async fn create_store(&self, location: (f64, f64), accept_secs: u32) -> (String, String) {
+        let (status, body) = self
+            .post(
+                "/v1/stores",
+                json!({
+                    "name": "Test Kitchen",
+                    "location": {"lat": location.0, "lon": location.1},
+                    "delivery_radius_m": 5000,
+                    "accept_deadline_secs": accept_secs,
+                    "currency": "KRW",
+                    "menu": [{"name": "Bibimbap", "price": 11000}, {"name": "Tea", "price": 2000}]
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "create store: {body}");
+        let item = body["menu"][0]["id"].as_str().unwrap().to_owned();
+        (body["id"].as_str().unwrap().to_owned(), item)
+    }
+
+    /// A rider on duty at `position`.
+    pub async fn create_rider(&self, name: &str, position: (f64, f64)) -> String {
+        let (status, body) = self.post("/v1/riders", json!({ "name": name })).await;
+        assert_eq!(status, 201, "create rider: {body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let (status, body) = self
+            .post(&format!("/v1/riders/{id}/online"), json!({"position": {"lat": position.0, "lon": position.1}}))
+            .await;
+        assert_eq!(status, 200, "rider online: {body}");
+        id
+    }
+
+    pub async fn place(&self, key: &str, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, "/v1/orders", Some(body.clone()), &[("Idempotency-Key", key)]).await
+    }
+
+    pub async fn order(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/v1/orders/{id}")).await;
+        assert_eq!(status, 200, "get order {id}: {body}");
+        body
+    }
+
+    /// Poll the order until `check` holds; panics with the last state after `secs`.
+    pub async fn wait_order(&self, id: &str, secs: u64, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let order = self.order(id).await;
+            if check(&order) {
+                return order;
+            }
+            assert!(Instant::now() < deadline, "order {id} did not reach the expected state; last: {order:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_status(&self, id: &str, status: &str) -> Value {
+        self.wait_order(id, 20, |o| o["status"] == status).await
+    }
+}
+
+/// An order request for `item` of `store` delivered to `to`.
+pub fn order_body(store: &str, item: &str, customer: &str, to: (f64, f64)) -> Value {
+    json!({
+        "customer_id": customer,
+        "store_id": store,
+        "items": [{"item_id": item, "quantity": 2}],
+        "delivery_point": {"lat": to.0, "lon": to.1}
+    })
+}
