@@ -235,6 +235,7 @@ impl Actor for OrderActor {
 impl Supervised for OrderActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         tracing::warn!(order = %self.id, "order actor restarting");
+        self.platform.record_restart();
         self.state = None;
         self.loaded = false;
         self.timer = None;

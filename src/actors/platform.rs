@@ -2,7 +2,7 @@
 //! that finds an actor by id. The registry holds the only long-lived addresses of order
 //! actors, so dropping an order from it lets the actor stop once it is idle.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::{Addr, ArbiterHandle, Supervisor};
@@ -34,6 +34,8 @@ pub struct Platform {
     dispatchers: DashMap<ZoneId, Addr<Dispatcher>>,
     /// Dispatch waits until recovery has told every dispatcher which riders are held.
     dispatching: AtomicBool,
+    /// Actors restarted by their supervisor after a contained fault.
+    restarts: AtomicU64,
 }
 
 impl Platform {
@@ -57,6 +59,7 @@ impl Platform {
             riders: DashMap::new(),
             dispatchers: DashMap::new(),
             dispatching: AtomicBool::new(false),
+            restarts: AtomicU64::new(0),
         })
     }
 
@@ -152,5 +155,13 @@ impl Platform {
 
     pub fn start_dispatching(&self) {
         self.dispatching.store(true, Ordering::Release);
+    }
+
+    pub fn record_restart(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 }

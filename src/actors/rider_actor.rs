@@ -107,6 +107,7 @@ impl Actor for RiderActor {
 impl Supervised for RiderActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
         tracing::warn!(rider = %self.id, "rider actor restarting");
+        self.platform.record_restart();
         self.state = None;
         self.loaded = false;
     }

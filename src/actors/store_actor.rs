@@ -111,6 +111,7 @@ impl Actor for StoreActor {
 impl Supervised for StoreActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
         tracing::warn!(store = %self.id, "store actor restarting");
+        self.platform.record_restart();
         self.state = None;
         self.loaded = false;
     }

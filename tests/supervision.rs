@@ -1,0 +1,122 @@
+//! A panic inside one actor is contained: the actor restarts from its snapshot and events,
+//! keeps its address and queued work, and no other actor notices.
+
+use std::time::Duration;
+
+use baedal::actors::{Execute, GetOrder, GetRider, GetStore, InjectFault, RiderCmd, StoreCmd};
+use baedal::config::Settings;
+use baedal::domain::order::{Order, OrderCommand, OrderStatus, OrderTerms};
+use baedal::domain::rider::RiderCommand;
+use baedal::domain::store::{MenuItem, StoreCommand, StoreProfile};
+use baedal::domain::{Currency, CustomerId, GeoPoint, ItemId, Money, OrderId, RiderId, StoreId, ZoneId};
+use baedal::startup::Application;
+
+fn settings(dir: &tempfile::TempDir) -> Settings {
+    let mut settings = Settings::default();
+    settings.database.url = format!("sqlite://{}/baedal.db", dir.path().display());
+    settings.server.port = 0;
+    settings.demo.enabled = false;
+    settings.payment.latency_ms = 0;
+    settings.orders.snapshot_every = 2;
+    settings
+}
+
+async fn wait_status(app: &Application, id: OrderId, status: OrderStatus) -> Order {
+    for _ in 0..200 {
+        let addr = app.platform().order(id).expect("live order");
+        if let Ok(Ok(Some(order))) = addr.send(GetOrder).await {
+            if order.status() == status {
+                return order;
+            }
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("order {id} never reached {status}");
+}
+
+#[actix_rt::test]
+async fn a_panicking_actor_restarts_from_storage_and_the_others_never_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(&dir)).await.unwrap();
+    let platform = app.platform().clone();
+    let krw = Currency::parse("KRW").unwrap();
+    let here = GeoPoint::new(37.5665, 126.978).unwrap();
+
+    let store_id = StoreId::random();
+    let item = MenuItem {
+        id: ItemId::random(),
+        name: "Bibimbap".into(),
+        price: Money::new(11000, krw).unwrap(),
+        available: true,
+    };
+    let profile = StoreProfile {
+        name: "Test".into(),
+        zone: ZoneId::default(),
+        location: here,
+        delivery_radius_m: 3000,
+        accept_deadline_secs: 600,
+        currency: krw,
+        menu: vec![item.clone()],
+    };
+    let store = platform.start_store(store_id).send(StoreCmd(StoreCommand::Register(profile))).await.unwrap().unwrap();
+    let rider_id = RiderId::random();
+    let rider = platform.start_rider(rider_id);
+    rider
+        .send(RiderCmd(RiderCommand::Register { name: "Min".into(), zone: ZoneId::default() }))
+        .await
+        .unwrap()
+        .unwrap();
+    rider.send(RiderCmd(RiderCommand::GoOnline { position: here })).await.unwrap().unwrap();
+
+    let place = |id: OrderId| {
+        let platform = platform.clone();
+        let store = store.clone();
+        let item = item.clone();
+        async move {
+            let quote = store.quote(&[(item.id, 1)], &here).unwrap();
+            let terms = OrderTerms {
+                customer_id: CustomerId::random(),
+                store_id,
+                zone: ZoneId::default(),
+                lines: quote.lines,
+                total: quote.total,
+                pickup: here,
+                dropoff: here,
+                store_accept_secs: 600,
+                request_fingerprint: "test".into(),
+            };
+            platform.start_order(id).send(Execute(OrderCommand::Place(terms))).await.unwrap().unwrap();
+        }
+    };
+    let (victim, bystander) = (OrderId::random(), OrderId::random());
+    place(victim).await;
+    place(bystander).await;
+    wait_status(&app, victim, OrderStatus::AwaitingStore).await;
+    let bystander_before = wait_status(&app, bystander, OrderStatus::AwaitingStore).await;
+    let victim_addr = platform.order(victim).unwrap();
+    victim_addr.send(Execute(OrderCommand::Accept { prep_minutes: 10 })).await.unwrap().unwrap();
+    let victim_before = victim_addr.send(GetOrder).await.unwrap().unwrap().unwrap();
+
+    // The fault, and a command queued right behind it on the same address.
+    assert_eq!(platform.restarts(), 0);
+    victim_addr.do_send(InjectFault);
+    let after = victim_addr.send(GetOrder).await.unwrap().unwrap().expect("reloaded from storage");
+    assert_eq!(after, victim_before);
+    assert_eq!(platform.restarts(), 1);
+    let ready = victim_addr.send(Execute(OrderCommand::MarkReady)).await.unwrap().unwrap();
+    assert_eq!(ready.status(), OrderStatus::ReadyForPickup);
+
+    // Nobody else noticed.
+    let bystander_after = platform.order(bystander).unwrap().send(GetOrder).await.unwrap().unwrap().unwrap();
+    assert_eq!(bystander_after, bystander_before);
+    assert!(platform.store(store_id).unwrap().send(GetStore).await.unwrap().unwrap().is_some());
+    assert!(rider.send(GetRider).await.unwrap().unwrap().unwrap().online);
+
+    // Store and rider actors recover the same way.
+    platform.store(store_id).unwrap().do_send(InjectFault);
+    let closed = platform.store(store_id).unwrap().send(StoreCmd(StoreCommand::Close)).await.unwrap().unwrap();
+    assert!(!closed.open);
+    rider.do_send(InjectFault);
+    assert!(rider.send(GetRider).await.unwrap().unwrap().unwrap().online);
+    assert_eq!(platform.restarts(), 3);
+}
