@@ -6,6 +6,7 @@ pub mod db;
 pub mod server;
 
 pub use db::{Backend, TestDb};
+#[allow(unused_imports)]
 pub use server::TestServer;
 
 /// Generate one `#[tokio::test]` per backend for each async fn taking a `Backend`.
