@@ -1,5 +1,5 @@
-//! The part every event-sourced actor shares: decide under a panic guard, append, then
-//! apply and snapshot.
+//! The part every event-sourced actor shares: load from storage, decide under a panic
+//! guard, append, then apply and snapshot.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -12,22 +12,52 @@ use crate::persistence::Journal;
 
 use super::{CommandError, Platform};
 
+type EventOf<S> = <S as Aggregate>::Event;
+
+/// One aggregate's stream as its actor holds it.
+pub struct Stream<S: Aggregate> {
+    pub id: S::Id,
+    pub platform: Arc<Platform>,
+    pub state: Option<S>,
+    pub journal: Journal<S>,
+    /// Whether the last load succeeded; commands are refused as "unavailable" until it has.
+    pub loaded: bool,
+}
+
+impl<S: Aggregate> Stream<S> {
+    pub fn new(id: S::Id, platform: Arc<Platform>) -> Self {
+        Stream { id, platform, state: None, journal: Journal::new(id), loaded: false }
+    }
+
+    /// Forget the in-memory state before a supervised restart reloads it.
+    pub fn reset(&mut self) {
+        tracing::warn!(kind = S::KIND, id = %self.id, "actor restarting from storage");
+        self.platform.record_restart();
+        self.state = None;
+        self.loaded = false;
+    }
+
+    pub fn ensure_loaded(&self) -> Result<(), CommandError> {
+        if self.loaded {
+            Ok(())
+        } else {
+            Err(CommandError::Unavailable(format!("{} {} is loading", S::KIND, self.id)))
+        }
+    }
+}
+
 /// An actor that owns one aggregate's stream.
 pub trait EventSourced: Actor<Context = Context<Self>> + Sized + Unpin {
     type State: Aggregate;
 
-    fn id(&self) -> <Self::State as Aggregate>::Id;
-    fn platform(&self) -> &Arc<Platform>;
-    fn state(&self) -> Option<&Self::State>;
-    fn journal(&mut self) -> &mut Journal<Self::State>;
-    fn set_state(&mut self, state: Option<Self::State>);
-    fn set_journal(&mut self, journal: Journal<Self::State>);
-    /// Whether the last load succeeded; commands wait for it.
-    fn set_loaded(&mut self, loaded: bool);
+    fn stream(&self) -> &Stream<Self::State>;
+    fn stream_mut(&mut self) -> &mut Stream<Self::State>;
     /// Bring the world in line with the loaded state: timers, side effects, notifications.
     fn resumed(&mut self, ctx: &mut Context<Self>);
     /// React to newly committed events: notify others, start timers and side effects.
-    fn committed(&mut self, events: &[<Self::State as Aggregate>::Event], ctx: &mut Context<Self>);
+    fn committed(&mut self, events: &[EventOf<Self::State>], ctx: &mut Context<Self>);
+    /// A command was refused or could not be written.
+    fn failed(&mut self, ctx: &mut Context<Self>);
 }
 
 /// Run `f` and turn a panic into an error, so one faulty actor cannot take down the
@@ -45,23 +75,57 @@ pub fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, CommandError> 
     })
 }
 
+/// Decide a command with the pure domain code (under the panic guard) and commit what it
+/// decided. Resolves, once durable, to the number of events written (0: nothing to do).
+pub fn execute<A, E>(
+    act: &mut A,
+    ctx: &mut Context<A>,
+    decide: impl FnOnce(Option<&A::State>) -> Result<Vec<EventOf<A::State>>, E>,
+) -> ResponseActFuture<A, Result<usize, CommandError>>
+where
+    A: EventSourced,
+    E: Into<CommandError>,
+{
+    let ready = |result| -> ResponseActFuture<A, Result<usize, CommandError>> { Box::pin(actix::fut::ready(result)) };
+    if let Err(unavailable) = act.stream().ensure_loaded() {
+        return ready(Err(unavailable));
+    }
+    let what = <A::State as Aggregate>::KIND;
+    let events = match guarded(what, || decide(act.stream().state.as_ref())) {
+        Err(fault) => {
+            ctx.stop();
+            return ready(Err(fault));
+        }
+        Ok(Err(refused)) => {
+            act.failed(ctx);
+            return ready(Err(refused.into()));
+        }
+        Ok(Ok(events)) => events,
+    };
+    Box::pin(commit(act, events).map(|result, act, ctx| {
+        if result.is_err() {
+            act.failed(ctx);
+        }
+        result
+    }))
+}
+
 /// Append `events` and, once durable, apply them and call [`EventSourced::committed`]. The
 /// future resolves only after the append, so a reply sent after it acknowledges a durable
 /// change.
-pub fn commit<A: EventSourced>(
+fn commit<A: EventSourced>(
     act: &mut A,
-    events: Vec<<A::State as Aggregate>::Event>,
-) -> ResponseActFuture<A, Result<(), CommandError>> {
+    events: Vec<EventOf<A::State>>,
+) -> ResponseActFuture<A, Result<usize, CommandError>> {
     if events.is_empty() {
-        return Box::pin(actix::fut::ready(Ok(())));
+        return Box::pin(actix::fut::ready(Ok(0)));
     }
-    let state = act.state().cloned();
-    let prepared = act.journal().prepare(state.as_ref(), &events);
-    let (next, append) = match prepared {
+    let stream = act.stream();
+    let (next, append) = match stream.journal.prepare(stream.state.as_ref(), &events) {
         Ok(prepared) => prepared,
         Err(error) => return Box::pin(actix::fut::ready(Err(error.into()))),
     };
-    let store = act.platform().storage.events.clone();
+    let store = stream.platform.storage.events.clone();
     let started = std::time::Instant::now();
     Box::pin(append.write(store).into_actor(act).map(move |written, act, ctx| {
         let version = written.map_err(|error| {
@@ -69,24 +133,26 @@ pub fn commit<A: EventSourced>(
             CommandError::from(error)
         })?;
         tracing::debug!(version, elapsed_us = started.elapsed().as_micros() as u64, "appended");
-        act.journal().committed(version);
-        act.set_state(next);
-        let every = act.platform().settings.orders.snapshot_every;
-        snapshot_if_due(act, every, ctx);
+        let stream = act.stream_mut();
+        stream.journal.committed(version);
+        stream.state = next;
+        let every = stream.platform.settings.orders.snapshot_every;
+        snapshot(act, every, ctx);
         if let Err(error) = guarded("reacting to events", || act.committed(&events, ctx)) {
             ctx.stop();
             return Err(error);
         }
-        Ok(())
+        Ok(events.len())
     }))
 }
 
 /// Write a snapshot if `every` events passed since the last one; fire and forget, since a
 /// missing snapshot only costs a longer replay.
-pub fn snapshot_if_due<A: EventSourced>(act: &mut A, every: i64, ctx: &mut Context<A>) {
-    let state = act.state().cloned();
-    if let Some(snapshot) = act.journal().snapshot_due(state.as_ref(), every) {
-        let store = act.platform().storage.events.clone();
+fn snapshot<A: EventSourced>(act: &mut A, every: i64, ctx: &mut Context<A>) {
+    let stream = act.stream_mut();
+    let state = stream.state.clone();
+    if let Some(snapshot) = stream.journal.snapshot_due(state.as_ref(), every) {
+        let store = stream.platform.storage.events.clone();
         ctx.spawn(
             async move {
                 if let Err(error) = store.save_snapshot(&snapshot).await {
@@ -100,9 +166,10 @@ pub fn snapshot_if_due<A: EventSourced>(act: &mut A, every: i64, ctx: &mut Conte
 
 /// The snapshot write for shutdown, awaited by the caller.
 pub fn flush<A: EventSourced>(act: &mut A) -> ResponseActFuture<A, ()> {
-    let state = act.state().cloned();
-    let snapshot = act.journal().snapshot_due(state.as_ref(), 1);
-    let store = act.platform().storage.events.clone();
+    let stream = act.stream_mut();
+    let state = stream.state.clone();
+    let snapshot = stream.journal.snapshot_due(state.as_ref(), 1);
+    let store = stream.platform.storage.events.clone();
     Box::pin(
         async move {
             if let Some(snapshot) = snapshot {
@@ -118,23 +185,62 @@ pub fn flush<A: EventSourced>(act: &mut A) -> ResponseActFuture<A, ()> {
 /// Load the actor's state from storage, holding its mailbox until done. On failure (the
 /// database is down) the actor answers "unavailable" and tries again a second later.
 pub fn load<A: EventSourced>(act: &mut A, ctx: &mut Context<A>) {
-    let store = act.platform().storage.events.clone();
-    let id = act.id();
+    let store = act.stream().platform.storage.events.clone();
+    let id = act.stream().id;
     ctx.wait(async move { Journal::<A::State>::load(store.as_ref(), id).await }.into_actor(act).map(
         move |result, act, ctx| match result {
             Ok(loaded) => {
-                act.set_journal(loaded.journal);
-                act.set_state(loaded.state);
-                act.set_loaded(true);
+                let stream = act.stream_mut();
+                stream.journal = loaded.journal;
+                stream.state = loaded.state;
+                stream.loaded = true;
                 if guarded("resuming", || act.resumed(ctx)).is_err() {
                     ctx.stop();
                 }
             }
             Err(error) => {
                 tracing::warn!(%error, kind = <A::State as Aggregate>::KIND, %id, "load failed; retrying");
-                act.set_loaded(false);
+                act.stream_mut().loaded = false;
                 ctx.run_later(Duration::from_secs(1), |act, ctx| load(act, ctx));
             }
         },
     ));
 }
+
+/// Panic inside the guard, as a fault in the actor's own code would.
+pub fn inject_fault<A: EventSourced>(act: &mut A, ctx: &mut Context<A>) {
+    let id = act.stream().id;
+    if guarded("injected fault", || panic!("fault injected into {} {id}", <A::State as Aggregate>::KIND)).is_err() {
+        ctx.stop();
+    }
+}
+
+/// The handlers every event-sourced actor answers the same way.
+macro_rules! stream_handlers {
+    ($actor:ty) => {
+        impl actix::Handler<$crate::actors::Flush> for $actor {
+            type Result = actix::ResponseActFuture<Self, ()>;
+
+            fn handle(&mut self, _: $crate::actors::Flush, _: &mut actix::Context<Self>) -> Self::Result {
+                $crate::actors::event_sourced::flush(self)
+            }
+        }
+
+        impl actix::Handler<$crate::actors::InjectFault> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, _: $crate::actors::InjectFault, ctx: &mut actix::Context<Self>) {
+                $crate::actors::event_sourced::inject_fault(self, ctx)
+            }
+        }
+
+        impl actix::Actor for $actor {
+            type Context = actix::Context<Self>;
+
+            fn started(&mut self, ctx: &mut actix::Context<Self>) {
+                $crate::actors::event_sourced::load(self, ctx);
+            }
+        }
+    };
+}
+pub(crate) use stream_handlers;

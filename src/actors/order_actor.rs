@@ -19,13 +19,12 @@ use crate::domain::order::{Courier, Order, OrderCommand, OrderEvent, Payment, Ph
 use crate::domain::rider::Duty;
 use crate::domain::{OrderId, RiderId};
 use crate::payment::PaymentError;
-use crate::persistence::Journal;
 
 use super::dispatcher::{Need, OrderNeeds};
-use super::event_sourced::{self, guarded, EventSourced};
+use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
 use super::rider_actor::JobUpdate;
 use super::store_actor::{BoardEntry, BoardUpdate};
-use super::{CommandError, Flush, InjectFault, Platform};
+use super::{CommandError, Platform};
 
 /// Run a command against the order; the reply is the order after it, once durable.
 #[derive(Message)]
@@ -40,9 +39,7 @@ pub struct GetOrder;
 pub struct OrderActor {
     id: OrderId,
     platform: Arc<Platform>,
-    state: Option<Order>,
-    journal: Journal<Order>,
-    loaded: bool,
+    stream: Stream<Order>,
     /// The one deadline in force (the store's or the rider's offer), with its timer.
     timer: Option<(DateTime<Utc>, SpawnHandle)>,
     payment_in_flight: bool,
@@ -56,10 +53,8 @@ impl OrderActor {
     pub fn new(id: OrderId, platform: Arc<Platform>) -> Self {
         OrderActor {
             id,
+            stream: Stream::new(id, platform.clone()),
             platform,
-            state: None,
-            journal: Journal::new(id),
-            loaded: false,
             timer: None,
             payment_in_flight: false,
             rider_told: None,
@@ -67,7 +62,7 @@ impl OrderActor {
     }
 
     fn sync(&mut self, ctx: &mut Context<Self>) {
-        let Some(order) = self.state.clone() else {
+        let Some(order) = self.stream.state.clone() else {
             return;
         };
         self.sync_timer(&order, ctx);
@@ -224,20 +219,11 @@ impl OrderActor {
     }
 }
 
-impl Actor for OrderActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        event_sourced::load(self, ctx);
-    }
-}
+stream_handlers!(OrderActor);
 
 impl Supervised for OrderActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        tracing::warn!(order = %self.id, "order actor restarting");
-        self.platform.record_restart();
-        self.state = None;
-        self.loaded = false;
+        self.stream.reset();
         self.timer = None;
         self.payment_in_flight = false;
     }
@@ -246,32 +232,12 @@ impl Supervised for OrderActor {
 impl EventSourced for OrderActor {
     type State = Order;
 
-    fn id(&self) -> OrderId {
-        self.id
+    fn stream(&self) -> &Stream<Order> {
+        &self.stream
     }
 
-    fn platform(&self) -> &Arc<Platform> {
-        &self.platform
-    }
-
-    fn state(&self) -> Option<&Order> {
-        self.state.as_ref()
-    }
-
-    fn journal(&mut self) -> &mut Journal<Order> {
-        &mut self.journal
-    }
-
-    fn set_state(&mut self, state: Option<Order>) {
-        self.state = state;
-    }
-
-    fn set_journal(&mut self, journal: Journal<Order>) {
-        self.journal = journal;
-    }
-
-    fn set_loaded(&mut self, loaded: bool) {
-        self.loaded = loaded;
+    fn stream_mut(&mut self) -> &mut Stream<Order> {
+        &mut self.stream
     }
 
     fn resumed(&mut self, ctx: &mut Context<Self>) {
@@ -284,43 +250,31 @@ impl EventSourced for OrderActor {
         }
         self.sync(ctx);
     }
+
+    fn failed(&mut self, ctx: &mut Context<Self>) {
+        if self.stream.state.is_none() {
+            // Never placed: nothing to keep alive.
+            self.retire(ctx);
+        } else {
+            // The caller's view was stale (a dispatcher offer, a late timer): say again
+            // what the order needs now.
+            self.sync(ctx);
+        }
+    }
 }
 
 impl Handler<Execute> for OrderActor {
     type Result = AtomicResponse<Self, Result<Order, CommandError>>;
 
     fn handle(&mut self, Execute(command): Execute, ctx: &mut Context<Self>) -> Self::Result {
-        let ready = |result| AtomicResponse::new(Box::pin(actix::fut::ready(result)));
-        if !self.loaded {
-            return ready(Err(CommandError::Unavailable("order is loading".into())));
-        }
-        let is_offer = matches!(command, OrderCommand::Offer { .. });
         let now = Utc::now();
-        let events = match guarded("deciding an order command", || Order::decide(self.state.as_ref(), command, now)) {
-            Err(fault) => {
-                ctx.stop();
-                return ready(Err(fault));
-            }
-            Ok(Err(refused)) => {
-                if is_offer {
-                    // The dispatcher's view was stale: tell it what this order needs now.
-                    self.sync(ctx);
-                }
-                if self.state.is_none() {
-                    self.retire(ctx);
-                }
-                return ready(Err(refused.into()));
-            }
-            Ok(Ok(events)) => events,
-        };
-        let nothing_changed = events.is_empty();
-        AtomicResponse::new(Box::pin(event_sourced::commit(self, events).map(move |result, act, ctx| {
-            if nothing_changed {
-                // Timer or duplicate: re-arm whatever the state still needs.
+        let run = event_sourced::execute(self, ctx, |order| Order::decide(order, command, now));
+        AtomicResponse::new(Box::pin(run.map(|written, act, ctx| {
+            if written? == 0 {
+                // A timer or a duplicate: re-arm whatever the state still needs.
                 act.sync(ctx);
             }
-            result?;
-            act.state.clone().ok_or(CommandError::NotFound("order"))
+            act.stream.state.clone().ok_or(CommandError::NotFound("order"))
         })))
     }
 }
@@ -329,27 +283,7 @@ impl Handler<GetOrder> for OrderActor {
     type Result = Result<Option<Order>, CommandError>;
 
     fn handle(&mut self, _: GetOrder, _: &mut Context<Self>) -> Self::Result {
-        if !self.loaded {
-            return Err(CommandError::Unavailable("order is loading".into()));
-        }
-        Ok(self.state.clone())
-    }
-}
-
-impl Handler<Flush> for OrderActor {
-    type Result = ResponseActFuture<Self, ()>;
-
-    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
-        event_sourced::flush(self)
-    }
-}
-
-impl Handler<InjectFault> for OrderActor {
-    type Result = ();
-
-    fn handle(&mut self, _: InjectFault, ctx: &mut Context<Self>) {
-        if guarded("injected fault", || panic!("fault injected into order {}", self.id)).is_err() {
-            ctx.stop();
-        }
+        self.stream.ensure_loaded()?;
+        Ok(self.stream.state.clone())
     }
 }

@@ -5,7 +5,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use actix::{Addr, ArbiterHandle, Supervisor};
+use std::hash::Hash;
+
+use actix::{Actor, Addr, ArbiterHandle, Context, Supervised, Supervisor};
 use dashmap::DashMap;
 
 use crate::config::Settings;
@@ -69,13 +71,8 @@ impl Platform {
 
     /// The live actor of an order, started (and loaded from storage) if needed.
     pub fn start_order(self: &Arc<Self>, id: OrderId) -> Addr<OrderActor> {
-        self.orders
-            .entry(id)
-            .or_insert_with(|| {
-                let platform = self.clone();
-                Supervisor::start_in_arbiter(&self.arbiter, move |_| OrderActor::new(id, platform))
-            })
-            .clone()
+        let platform = self.clone();
+        self.start(&self.orders, id, move || OrderActor::new(id, platform))
     }
 
     pub fn forget_order(&self, id: OrderId) {
@@ -91,13 +88,8 @@ impl Platform {
     }
 
     pub fn start_store(self: &Arc<Self>, id: StoreId) -> Addr<StoreActor> {
-        self.stores
-            .entry(id)
-            .or_insert_with(|| {
-                let platform = self.clone();
-                Supervisor::start_in_arbiter(&self.arbiter, move |_| StoreActor::new(id, platform))
-            })
-            .clone()
+        let platform = self.clone();
+        self.start(&self.stores, id, move || StoreActor::new(id, platform))
     }
 
     pub fn forget_store(&self, id: StoreId) {
@@ -113,13 +105,8 @@ impl Platform {
     }
 
     pub fn start_rider(self: &Arc<Self>, id: RiderId) -> Addr<RiderActor> {
-        self.riders
-            .entry(id)
-            .or_insert_with(|| {
-                let platform = self.clone();
-                Supervisor::start_in_arbiter(&self.arbiter, move |_| RiderActor::new(id, platform))
-            })
-            .clone()
+        let platform = self.clone();
+        self.start(&self.riders, id, move || RiderActor::new(id, platform))
     }
 
     pub fn forget_rider(&self, id: RiderId) {
@@ -135,18 +122,22 @@ impl Platform {
         if let Some(addr) = self.dispatchers.get(zone) {
             return addr.clone();
         }
-        self.dispatchers
-            .entry(zone.clone())
-            .or_insert_with(|| {
-                let platform = self.clone();
-                let zone = zone.clone();
-                Supervisor::start_in_arbiter(&self.arbiter, move |_| Dispatcher::new(zone, platform))
-            })
-            .clone()
+        let (platform, owned) = (self.clone(), zone.clone());
+        self.start(&self.dispatchers, zone.clone(), move || Dispatcher::new(owned, platform))
     }
 
     pub fn dispatchers(&self) -> Vec<Addr<Dispatcher>> {
         self.dispatchers.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// The actor registered under `key`, started under supervision on the actors' arbiter
+    /// if there is none yet.
+    fn start<K, A>(&self, registry: &DashMap<K, Addr<A>>, key: K, make: impl FnOnce() -> A + Send + 'static) -> Addr<A>
+    where
+        K: Eq + Hash,
+        A: Actor<Context = Context<A>> + Supervised,
+    {
+        registry.entry(key).or_insert_with(|| Supervisor::start_in_arbiter(&self.arbiter, move |_| make())).clone()
     }
 
     pub fn dispatching(&self) -> bool {

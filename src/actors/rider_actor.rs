@@ -11,12 +11,12 @@ use serde::Serialize;
 use crate::domain::order::OrderCommand;
 use crate::domain::rider::{Duty, Rider, RiderCommand, RiderError, RiderEvent};
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
-use crate::persistence::{Journal, PositionRecord};
+use crate::persistence::PositionRecord;
 
 use super::dispatcher::RiderPresence;
-use super::event_sourced::{self, guarded, EventSourced};
+use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
 use super::order_actor::Execute;
-use super::{CommandError, Flush, InjectFault, Platform};
+use super::{CommandError, Platform};
 
 /// A rider as the rider app and the operator see it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -56,28 +56,18 @@ pub struct GetRider;
 pub struct RiderActor {
     id: RiderId,
     platform: Arc<Platform>,
-    state: Option<Rider>,
-    journal: Journal<Rider>,
-    loaded: bool,
+    stream: Stream<Rider>,
     duty: Duty,
     position: Option<(GeoPoint, DateTime<Utc>)>,
 }
 
 impl RiderActor {
     pub fn new(id: RiderId, platform: Arc<Platform>) -> Self {
-        RiderActor {
-            id,
-            platform,
-            state: None,
-            journal: Journal::new(id),
-            loaded: false,
-            duty: Duty::Idle,
-            position: None,
-        }
+        RiderActor { id, stream: Stream::new(id, platform.clone()), platform, duty: Duty::Idle, position: None }
     }
 
     fn view(&self) -> Option<RiderView> {
-        self.state.as_ref().map(|rider| RiderView {
+        self.stream.state.as_ref().map(|rider| RiderView {
             id: self.id,
             name: rider.name.clone(),
             zone: rider.zone.clone(),
@@ -90,64 +80,36 @@ impl RiderActor {
 
     /// Tell the zone's dispatcher where this rider is, or that it is off duty.
     fn announce(&self) {
-        let Some(rider) = &self.state else { return };
+        let Some(rider) = &self.stream.state else { return };
         let position = if rider.online { self.position.map(|(p, _)| p) } else { None };
         self.platform.dispatcher(&rider.zone).do_send(RiderPresence { rider: self.id, position });
     }
 }
 
-impl Actor for RiderActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        event_sourced::load(self, ctx);
-    }
-}
+stream_handlers!(RiderActor);
 
 impl Supervised for RiderActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        tracing::warn!(rider = %self.id, "rider actor restarting");
-        self.platform.record_restart();
-        self.state = None;
-        self.loaded = false;
+        // The duty and the live position are views others keep current: they stay.
+        self.stream.reset();
     }
 }
 
 impl EventSourced for RiderActor {
     type State = Rider;
 
-    fn id(&self) -> RiderId {
-        self.id
+    fn stream(&self) -> &Stream<Rider> {
+        &self.stream
     }
 
-    fn platform(&self) -> &Arc<Platform> {
-        &self.platform
-    }
-
-    fn state(&self) -> Option<&Rider> {
-        self.state.as_ref()
-    }
-
-    fn journal(&mut self) -> &mut Journal<Rider> {
-        &mut self.journal
-    }
-
-    fn set_state(&mut self, state: Option<Rider>) {
-        self.state = state;
-    }
-
-    fn set_journal(&mut self, journal: Journal<Rider>) {
-        self.journal = journal;
-    }
-
-    fn set_loaded(&mut self, loaded: bool) {
-        self.loaded = loaded;
+    fn stream_mut(&mut self) -> &mut Stream<Rider> {
+        &mut self.stream
     }
 
     fn resumed(&mut self, _: &mut Context<Self>) {
         if self.position.is_none() {
             let saved = self.platform.saved_positions.remove(&self.id).map(|(_, p)| p);
-            let online_at = self.state.as_ref().and_then(|r| r.online_at);
+            let online_at = self.stream.state.as_ref().and_then(|r| r.online_at);
             self.position = saved.or(online_at).map(|p| (p, Utc::now()));
         }
         self.announce();
@@ -174,37 +136,23 @@ impl EventSourced for RiderActor {
         }
         self.announce();
     }
+
+    fn failed(&mut self, _: &mut Context<Self>) {
+        if self.stream.state.is_none() {
+            self.platform.forget_rider(self.id);
+        }
+    }
 }
 
 impl Handler<RiderCmd> for RiderActor {
     type Result = AtomicResponse<Self, Result<RiderView, CommandError>>;
 
     fn handle(&mut self, RiderCmd(command): RiderCmd, ctx: &mut Context<Self>) -> Self::Result {
-        let ready = |result| AtomicResponse::new(Box::pin(actix::fut::ready(result)));
-        if !self.loaded {
-            return ready(Err(CommandError::Unavailable("rider is loading".into())));
-        }
         let now = Utc::now();
-        let decided =
-            guarded("deciding a rider command", || Rider::decide(self.state.as_ref(), &self.duty, command, now));
-        let events = match decided {
-            Err(fault) => {
-                ctx.stop();
-                return ready(Err(fault));
-            }
-            Ok(Err(refused)) => {
-                if self.state.is_none() {
-                    self.platform.forget_rider(self.id);
-                }
-                return ready(Err(refused.into()));
-            }
-            Ok(Ok(events)) => events,
-        };
-        AtomicResponse::new(Box::pin(event_sourced::commit(self, events).map(|result, act, _| {
-            if result.is_err() && act.state.is_none() {
-                act.platform.forget_rider(act.id);
-            }
-            result?;
+        let duty = self.duty.clone();
+        let run = event_sourced::execute(self, ctx, |rider| Rider::decide(rider, &duty, command, now));
+        AtomicResponse::new(Box::pin(run.map(|written, act, _| {
+            written?;
             act.view().ok_or(CommandError::NotFound("rider"))
         })))
     }
@@ -214,10 +162,8 @@ impl Handler<Ping> for RiderActor {
     type Result = Result<RiderView, CommandError>;
 
     fn handle(&mut self, ping: Ping, _: &mut Context<Self>) -> Self::Result {
-        if !self.loaded {
-            return Err(CommandError::Unavailable("rider is loading".into()));
-        }
-        let online = self.state.as_ref().ok_or(CommandError::NotFound("rider"))?.online;
+        self.stream.ensure_loaded()?;
+        let online = self.stream.state.as_ref().ok_or(CommandError::NotFound("rider"))?.online;
         if !online {
             return Err(RiderError::Offline.into());
         }
@@ -248,27 +194,7 @@ impl Handler<GetRider> for RiderActor {
     type Result = Result<Option<RiderView>, CommandError>;
 
     fn handle(&mut self, _: GetRider, _: &mut Context<Self>) -> Self::Result {
-        if !self.loaded {
-            return Err(CommandError::Unavailable("rider is loading".into()));
-        }
+        self.stream.ensure_loaded()?;
         Ok(self.view())
-    }
-}
-
-impl Handler<Flush> for RiderActor {
-    type Result = ResponseActFuture<Self, ()>;
-
-    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
-        event_sourced::flush(self)
-    }
-}
-
-impl Handler<InjectFault> for RiderActor {
-    type Result = ();
-
-    fn handle(&mut self, _: InjectFault, ctx: &mut Context<Self>) {
-        if guarded("injected fault", || panic!("fault injected into rider {}", self.id)).is_err() {
-            ctx.stop();
-        }
     }
 }

@@ -11,10 +11,9 @@ use serde::Serialize;
 use crate::domain::order::{Kitchen, Order, OrderLine, OrderStatus, Phase};
 use crate::domain::store::{Quote, Store, StoreCommand, StoreEvent};
 use crate::domain::{GeoPoint, ItemId, Money, OrderId, RiderId, StoreId};
-use crate::persistence::Journal;
 
-use super::event_sourced::{self, guarded, EventSourced};
-use super::{CommandError, Flush, InjectFault, Platform};
+use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
+use super::{CommandError, Platform};
 
 /// An open order as the store tablet sees it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -80,72 +79,41 @@ pub struct GetBoard;
 pub struct GetStore;
 
 pub struct StoreActor {
-    id: StoreId,
-    platform: Arc<Platform>,
-    state: Option<Store>,
-    journal: Journal<Store>,
-    loaded: bool,
+    stream: Stream<Store>,
     board: BTreeMap<OrderId, BoardEntry>,
 }
 
 impl StoreActor {
     pub fn new(id: StoreId, platform: Arc<Platform>) -> Self {
-        StoreActor { id, platform, state: None, journal: Journal::new(id), loaded: false, board: BTreeMap::new() }
+        StoreActor { stream: Stream::new(id, platform), board: BTreeMap::new() }
     }
 
+    /// Refresh the store directory, the read model that store listings use.
     fn publish(&self) {
-        if let Some(store) = &self.state {
-            self.platform.directory.insert(self.id, store.clone());
+        if let Some(store) = &self.stream.state {
+            self.stream.platform.directory.insert(self.stream.id, store.clone());
         }
     }
 }
 
-impl Actor for StoreActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        event_sourced::load(self, ctx);
-    }
-}
+stream_handlers!(StoreActor);
 
 impl Supervised for StoreActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        tracing::warn!(store = %self.id, "store actor restarting");
-        self.platform.record_restart();
-        self.state = None;
-        self.loaded = false;
+        // The board is the orders' view and stays: they keep it current.
+        self.stream.reset();
     }
 }
 
 impl EventSourced for StoreActor {
     type State = Store;
 
-    fn id(&self) -> StoreId {
-        self.id
+    fn stream(&self) -> &Stream<Store> {
+        &self.stream
     }
 
-    fn platform(&self) -> &Arc<Platform> {
-        &self.platform
-    }
-
-    fn state(&self) -> Option<&Store> {
-        self.state.as_ref()
-    }
-
-    fn journal(&mut self) -> &mut Journal<Store> {
-        &mut self.journal
-    }
-
-    fn set_state(&mut self, state: Option<Store>) {
-        self.state = state;
-    }
-
-    fn set_journal(&mut self, journal: Journal<Store>) {
-        self.journal = journal;
-    }
-
-    fn set_loaded(&mut self, loaded: bool) {
-        self.loaded = loaded;
+    fn stream_mut(&mut self) -> &mut Stream<Store> {
+        &mut self.stream
     }
 
     fn resumed(&mut self, _: &mut Context<Self>) {
@@ -153,8 +121,14 @@ impl EventSourced for StoreActor {
     }
 
     fn committed(&mut self, events: &[StoreEvent], _: &mut Context<Self>) {
-        tracing::info!(store = %self.id, events = events.len(), "store changed");
+        tracing::info!(store = %self.stream.id, events = events.len(), "store changed");
         self.publish();
+    }
+
+    fn failed(&mut self, _: &mut Context<Self>) {
+        if self.stream.state.is_none() {
+            self.stream.platform.forget_store(self.stream.id);
+        }
     }
 }
 
@@ -162,30 +136,11 @@ impl Handler<StoreCmd> for StoreActor {
     type Result = AtomicResponse<Self, Result<Store, CommandError>>;
 
     fn handle(&mut self, StoreCmd(command): StoreCmd, ctx: &mut Context<Self>) -> Self::Result {
-        let ready = |result| AtomicResponse::new(Box::pin(actix::fut::ready(result)));
-        if !self.loaded {
-            return ready(Err(CommandError::Unavailable("store is loading".into())));
-        }
         let now = Utc::now();
-        let events = match guarded("deciding a store command", || Store::decide(self.state.as_ref(), command, now)) {
-            Err(fault) => {
-                ctx.stop();
-                return ready(Err(fault));
-            }
-            Ok(Err(refused)) => {
-                if self.state.is_none() {
-                    self.platform.forget_store(self.id);
-                }
-                return ready(Err(refused.into()));
-            }
-            Ok(Ok(events)) => events,
-        };
-        AtomicResponse::new(Box::pin(event_sourced::commit(self, events).map(|result, act, _| {
-            if result.is_err() && act.state.is_none() {
-                act.platform.forget_store(act.id);
-            }
-            result?;
-            act.state.clone().ok_or(CommandError::NotFound("store"))
+        let run = event_sourced::execute(self, ctx, |store| Store::decide(store, command, now));
+        AtomicResponse::new(Box::pin(run.map(|written, act, _| {
+            written?;
+            act.stream.state.clone().ok_or(CommandError::NotFound("store"))
         })))
     }
 }
@@ -194,10 +149,8 @@ impl Handler<QuoteOrder> for StoreActor {
     type Result = Result<(Quote, Store), CommandError>;
 
     fn handle(&mut self, quote: QuoteOrder, _: &mut Context<Self>) -> Self::Result {
-        if !self.loaded {
-            return Err(CommandError::Unavailable("store is loading".into()));
-        }
-        let store = self.state.as_ref().ok_or(CommandError::NotFound("store"))?;
+        self.stream.ensure_loaded()?;
+        let store = self.stream.state.as_ref().ok_or(CommandError::NotFound("store"))?;
         let priced = store.quote(&quote.items, &quote.dropoff)?;
         Ok((priced, store.clone()))
     }
@@ -228,27 +181,7 @@ impl Handler<GetStore> for StoreActor {
     type Result = Result<Option<Store>, CommandError>;
 
     fn handle(&mut self, _: GetStore, _: &mut Context<Self>) -> Self::Result {
-        if !self.loaded {
-            return Err(CommandError::Unavailable("store is loading".into()));
-        }
-        Ok(self.state.clone())
-    }
-}
-
-impl Handler<Flush> for StoreActor {
-    type Result = ResponseActFuture<Self, ()>;
-
-    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
-        event_sourced::flush(self)
-    }
-}
-
-impl Handler<InjectFault> for StoreActor {
-    type Result = ();
-
-    fn handle(&mut self, _: InjectFault, ctx: &mut Context<Self>) {
-        if guarded("injected fault", || panic!("fault injected into store {}", self.id)).is_err() {
-            ctx.stop();
-        }
+        self.stream.ensure_loaded()?;
+        Ok(self.stream.state.clone())
     }
 }
