@@ -293,6 +293,10 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing(backend: Backend) {
     let api = &city.server.api;
     let good = order_body(&city.store, &city.item, CUSTOMER, DROPOFF);
 
+    let huge: &'static str = Box::leak(format!("{{\"customer_id\": \"{}\"}}", "x".repeat(100_000)).into_boxed_str());
+    let (status, body) = api.raw(reqwest::Method::POST, "/v1/orders", huge).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("body_too_large")), "{body}");
+
     let (status, body) = api.raw(reqwest::Method::POST, "/v1/orders", "{\"customer_id\": ").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "malformed_json");

@@ -2,7 +2,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::web::{Bytes, JsonConfig, PathConfig, QueryConfig};
+use actix_web::web::{Bytes, JsonConfig, PathConfig, PayloadConfig, QueryConfig};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -21,13 +21,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let bytes = Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
-                ApiError::new(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", e.to_string())
-            })?;
-            parse(&bytes).map(Json)
-        })
+        let body = read_body(req, payload);
+        Box::pin(async move { parse(&body.await?).map(Json) })
     }
 }
 
@@ -39,15 +34,25 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let bytes = Bytes::from_request(req, payload);
+        let body = read_body(req, payload);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
-                ApiError::new(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", e.to_string())
-            })?;
+            let bytes = body.await?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(T::default()));
             }
             parse(&bytes).map(OptionalJson)
+        })
+    }
+}
+
+/// The raw body, within the configured size limit.
+fn read_body(req: &HttpRequest, payload: &mut Payload) -> impl std::future::Future<Output = Result<Bytes, ApiError>> {
+    let bytes = Bytes::from_request(req, payload);
+    async move {
+        bytes.await.map_err(|e| {
+            let status = e.as_response_error().status_code();
+            let code = if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_body" };
+            ApiError::new(status, code, format!("{e} (limit {MAX_BODY_BYTES} bytes)"))
         })
     }
 }
@@ -91,6 +96,11 @@ fn strip_position(message: &str) -> String {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// Bounds every body read through [`Json`] and [`OptionalJson`].
+pub fn payload_config() -> PayloadConfig {
+    PayloadConfig::new(MAX_BODY_BYTES)
 }
 
 pub fn json_config() -> JsonConfig {

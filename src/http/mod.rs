@@ -21,7 +21,8 @@ pub struct AppState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(extract::json_config()).app_data(extract::path_config()).app_data(extract::query_config());
+    cfg.app_data(extract::json_config())
+        .app_data(extract::payload_config()).app_data(extract::path_config()).app_data(extract::query_config());
     routes::ops::configure(cfg);
     cfg.service(
         web::scope("/v1")
