@@ -51,7 +51,8 @@ fn read_body(req: &HttpRequest, payload: &mut Payload) -> impl std::future::Futu
     async move {
         bytes.await.map_err(|e| {
             let status = e.as_response_error().status_code();
-            let code = if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_body" };
+            let code =
+                if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_body" };
             ApiError::new(status, code, format!("{e} (limit {MAX_BODY_BYTES} bytes)"))
         })
     }

@@ -22,7 +22,9 @@ pub struct AppState {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(extract::json_config())
-        .app_data(extract::payload_config()).app_data(extract::path_config()).app_data(extract::query_config());
+        .app_data(extract::payload_config())
+        .app_data(extract::path_config())
+        .app_data(extract::query_config());
     routes::ops::configure(cfg);
     cfg.service(
         web::scope("/v1")
