@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::matching::SpeedModel;
 use crate::payment::SandboxSettings;
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -56,8 +57,21 @@ pub struct DispatchSettings {
     pub tick_ms: u64,
     /// Seconds a rider has to accept an offer.
     pub offer_timeout_secs: u32,
-    /// Radius of the rider search around the store.
-    pub search_radius_m: f64,
+    /// Candidate riders per job in the batch assignment.
+    pub candidates_k: usize,
+    /// Search radius around the store when dispatch starts...
+    pub base_radius_m: f64,
+    /// ...how fast it widens while the job waits...
+    pub radius_growth_m_per_min: f64,
+    /// ...and its cap. Reaching the cap alerts the operator.
+    pub max_radius_m: f64,
+    /// No rider this long after the store accepted: cancel with a refund.
+    pub give_up_after_secs: u64,
+    /// A rider with no ping for this long is not offered jobs.
+    pub stale_after_secs: u64,
+    /// Seconds of pickup ETA one second of waiting is worth when riders are scarce.
+    pub age_weight: f64,
+    pub speed: SpeedModel,
     /// Flush rider positions to the database this often.
     pub position_flush_ms: u64,
 }
@@ -98,7 +112,19 @@ impl Default for OrderSettings {
 
 impl Default for DispatchSettings {
     fn default() -> Self {
-        DispatchSettings { tick_ms: 1000, offer_timeout_secs: 30, search_radius_m: 5000.0, position_flush_ms: 2000 }
+        DispatchSettings {
+            tick_ms: 1000,
+            offer_timeout_secs: 30,
+            candidates_k: 8,
+            base_radius_m: 2000.0,
+            radius_growth_m_per_min: 1000.0,
+            max_radius_m: 6000.0,
+            give_up_after_secs: 900,
+            stale_after_secs: 60,
+            age_weight: 1.0,
+            speed: SpeedModel::default(),
+            position_flush_ms: 2000,
+        }
     }
 }
 
@@ -117,6 +143,22 @@ impl Default for LogSettings {
 impl DispatchSettings {
     pub fn tick(&self) -> Duration {
         Duration::from_millis(self.tick_ms.max(10))
+    }
+
+    /// The search radius after waiting `waited_secs`.
+    pub fn radius_after(&self, waited_secs: f64) -> f64 {
+        (self.base_radius_m + self.radius_growth_m_per_min * waited_secs.max(0.0) / 60.0).min(self.max_radius_m)
+    }
+
+    /// How long after dispatch starts the radius reaches its cap (and the operator is told).
+    pub fn alert_after(&self) -> Duration {
+        let growth = self.radius_growth_m_per_min.max(1e-6);
+        let minutes = ((self.max_radius_m - self.base_radius_m) / growth).max(0.0);
+        Duration::from_secs_f64((minutes * 60.0).min(1e9))
+    }
+
+    pub fn give_up_after(&self) -> Duration {
+        Duration::from_secs(self.give_up_after_secs)
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
-use baedal::domain::order::{Canceller, Order, OrderCommand, OrderEvent, OrderLine, OrderTerms, Payment, Phase};
+use baedal::domain::order::{Canceller, Eta, Order, OrderCommand, OrderEvent, OrderLine, OrderTerms, Payment, Phase};
 use baedal::domain::rider::{Duty, Rider, RiderCommand, RiderEvent};
 use baedal::domain::store::{MenuItem, Store, StoreCommand, StoreEvent, StoreProfile};
 use baedal::domain::{Currency, CustomerId, GeoPoint, ItemId, Money, OrderId, RiderId, StoreId, ZoneId};
@@ -54,6 +54,11 @@ fn order_command() -> impl Strategy<Value = OrderCommand> {
         "[a-z ]{0,3}".prop_map(|reason| OrderCommand::Cancel(Canceller::Store { reason })),
         "[a-z ]{0,3}".prop_map(|reason| OrderCommand::Cancel(Canceller::Operator { reason })),
         Just(OrderCommand::GiveUpDispatch),
+        Just(OrderCommand::EscalateDispatch),
+        (0i64..3600).prop_map(|s| OrderCommand::UpdateEta(Eta {
+            pickup_at: (s % 2 == 0).then(|| epoch() + Duration::seconds(s)),
+            dropoff_at: epoch() + Duration::seconds(s + 600),
+        })),
         Just(OrderCommand::MarkReady),
         (r.clone(), 0i64..120)
             .prop_map(|(rider, secs)| OrderCommand::Offer { rider, deadline: epoch() + Duration::seconds(secs * 60) }),
@@ -116,6 +121,8 @@ fn next_command(order: Option<&Order>, (_, selector, noise): &Step, now: DateTim
             OrderCommand::ExpireOffer { rider: held },
             OrderCommand::MarkReady,
             OrderCommand::PickUp { rider: held },
+            OrderCommand::EscalateDispatch,
+            OrderCommand::UpdateEta(Eta { pickup_at: Some(now), dropoff_at: now + Duration::seconds(900) }),
         ],
         (Some(Phase::Active { .. }), true) => vec![
             OrderCommand::DeclineOffer { rider: held },

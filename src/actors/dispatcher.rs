@@ -1,7 +1,9 @@
 //! One dispatcher per zone: it knows which riders are online and where, which are held by an
 //! order (offered, assigned, carrying), and which orders wait for a rider. Every tick it
-//! offers each waiting order, oldest first, the nearest free rider who has not turned it
-//! down.
+//! solves the batch assignment of all waiting orders to free riders (k nearest candidates
+//! each, inside a radius that widens as the order waits; minimum total pickup ETA) and
+//! offers each order its rider. A rider is free when online, not held, and heard from
+//! recently; one who declined or let an offer lapse is never offered that order again.
 //!
 //! Its state is a view, not a record: riders announce their presence and orders announce
 //! what they need, so after a restart both simply announce again. Ticking starts only once
@@ -9,13 +11,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::order::OrderCommand;
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
-use crate::matching::RiderIndex;
+use crate::matching::{self, BatchSettings, RiderIndex};
 
 use super::order_actor::Execute;
 use super::Platform;
@@ -58,14 +61,21 @@ struct OfferRefused {
 struct Job {
     pickup: GeoPoint,
     excluded: BTreeSet<RiderId>,
+    /// When dispatch started for the order: the radius widens from here.
     since: DateTime<Utc>,
+}
+
+/// Where an online rider was last heard from.
+struct Seen {
+    position: GeoPoint,
+    at: Instant,
 }
 
 pub struct Dispatcher {
     zone: ZoneId,
     platform: Arc<Platform>,
-    online: HashMap<RiderId, GeoPoint>,
-    /// Free riders only: online and not held.
+    online: HashMap<RiderId, Seen>,
+    /// Free riders only: online, fresh and not held.
     free: RiderIndex,
     held_by: HashMap<RiderId, OrderId>,
     holding: HashMap<OrderId, RiderId>,
@@ -100,34 +110,71 @@ impl Dispatcher {
         if let Some(rider) = self.holding.remove(&order) {
             if self.held_by.get(&rider) == Some(&order) {
                 self.held_by.remove(&rider);
-                if let Some(position) = self.online.get(&rider) {
-                    self.free.upsert(rider, position);
+                if let Some(seen) = self.online.get(&rider) {
+                    self.free.upsert(rider, &seen.position);
                 }
             }
         }
     }
 
+    /// Riders not heard from for `stale_after_secs` leave the free index until they ping.
+    fn drop_stale(&mut self) {
+        let stale_after = StdDuration::from_secs(self.platform.settings.dispatch.stale_after_secs);
+        let now = Instant::now();
+        for (rider, seen) in &self.online {
+            if now.duration_since(seen.at) > stale_after {
+                self.free.remove(*rider);
+            }
+        }
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
-        if !self.platform.dispatching() || self.waiting.is_empty() || self.free.is_empty() {
+        if !self.platform.dispatching() {
             return;
         }
+        self.drop_stale();
+        if self.waiting.is_empty() || self.free.is_empty() {
+            return;
+        }
+        let started = Instant::now();
         let settings = &self.platform.settings.dispatch;
-        let radius = settings.search_radius_m;
-        let deadline = Utc::now() + Duration::seconds(i64::from(settings.offer_timeout_secs));
-        let mut queue: Vec<(DateTime<Utc>, OrderId)> = self.waiting.iter().map(|(id, job)| (job.since, *id)).collect();
-        queue.sort();
-        for (_, order) in queue {
-            let Some(job) = self.waiting.get(&order) else { continue };
-            let excluded = &job.excluded;
-            let pickup = job.pickup;
-            let Some(rider) = self.free.nearest(&pickup, radius, |r| !excluded.contains(&r)) else { continue };
+        let now = Utc::now();
+        let mut jobs: Vec<matching::Job> = self
+            .waiting
+            .iter()
+            .map(|(order, job)| {
+                let waited_secs = (now - job.since).num_milliseconds().max(0) as f64 / 1000.0;
+                matching::Job {
+                    order: *order,
+                    pickup: job.pickup,
+                    excluded: job.excluded.clone(),
+                    radius_m: settings.radius_after(waited_secs),
+                    waited_secs,
+                }
+            })
+            .collect();
+        // Oldest first: the solver is exact either way, but ties go to the longest wait.
+        jobs.sort_by(|a, b| b.waited_secs.total_cmp(&a.waited_secs).then(a.order.cmp(&b.order)));
+        let batch =
+            BatchSettings { k: settings.candidates_k.max(1), speed: settings.speed, age_weight: settings.age_weight };
+        let pairings = matching::plan(&jobs, &self.free, &batch);
+        let deadline = now + Duration::seconds(i64::from(settings.offer_timeout_secs));
+        tracing::debug!(
+            zone = %self.zone,
+            jobs = jobs.len(),
+            free = self.free.len(),
+            offers = pairings.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "dispatch tick"
+        );
+        for pairing in pairings {
+            let (order, rider) = (pairing.order, pairing.rider);
             self.waiting.remove(&order);
             self.hold(rider, order);
             let Some(addr) = self.platform.order(order) else {
                 self.release(order);
                 continue;
             };
-            tracing::debug!(zone = %self.zone, %order, %rider, "offering");
             ctx.spawn(addr.send(Execute(OrderCommand::Offer { rider, deadline })).into_actor(self).map(
                 move |reply, _, ctx| {
                     if !matches!(reply, Ok(Ok(_))) {
@@ -135,9 +182,6 @@ impl Dispatcher {
                     }
                 },
             ));
-            if self.free.is_empty() {
-                break;
-            }
         }
     }
 }
@@ -158,7 +202,7 @@ impl Handler<RiderPresence> for Dispatcher {
     fn handle(&mut self, presence: RiderPresence, _: &mut Context<Self>) {
         match presence.position {
             Some(position) => {
-                self.online.insert(presence.rider, position);
+                self.online.insert(presence.rider, Seen { position, at: Instant::now() });
                 if !self.held_by.contains_key(&presence.rider) {
                     self.free.upsert(presence.rider, &position);
                 }

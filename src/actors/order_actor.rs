@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::order::{Courier, Order, OrderCommand, OrderEvent, Payment, Phase};
 use crate::domain::rider::Duty;
-use crate::domain::{OrderId, RiderId};
+use crate::domain::{GeoPoint, OrderId, RiderId};
+use crate::matching::eta;
 use crate::payment::PaymentError;
 
 use super::dispatcher::{Need, OrderNeeds};
@@ -36,15 +37,25 @@ pub struct Execute(pub OrderCommand);
 #[rtype(result = "Result<Option<Order>, CommandError>")]
 pub struct GetOrder;
 
+/// The rider holding this order moved: the ETA may change.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RiderMoved {
+    pub rider: RiderId,
+    pub position: GeoPoint,
+}
+
 pub struct OrderActor {
     id: OrderId,
     platform: Arc<Platform>,
     stream: Stream<Order>,
-    /// The one deadline in force (the store's or the rider's offer), with its timer.
-    timer: Option<(DateTime<Utc>, SpawnHandle)>,
+    /// Armed deadlines: the command each fires, when, and its timer.
+    timers: Vec<(&'static str, DateTime<Utc>, SpawnHandle)>,
     payment_in_flight: bool,
     /// The rider whose view of their duty we last set, so it can be cleared on release.
     rider_told: Option<RiderId>,
+    /// Where that rider was last seen, for the ETA.
+    rider_position: Option<(RiderId, GeoPoint)>,
 }
 
 type Call = Pin<Box<dyn Future<Output = Option<OrderCommand>>>>;
@@ -55,9 +66,10 @@ impl OrderActor {
             id,
             stream: Stream::new(id, platform.clone()),
             platform,
-            timer: None,
+            timers: Vec::new(),
             payment_in_flight: false,
             rider_told: None,
+            rider_position: None,
         }
     }
 
@@ -65,40 +77,66 @@ impl OrderActor {
         let Some(order) = self.stream.state.clone() else {
             return;
         };
-        self.sync_timer(&order, ctx);
+        self.sync_timers(&order, ctx);
         self.sync_payment(&order, ctx);
         self.sync_dispatch(&order);
         self.sync_rider(&order);
         self.sync_store(&order);
+        self.sync_eta(&order, ctx);
         if order.is_settled() {
             self.retire(ctx);
         }
     }
 
-    fn sync_timer(&mut self, order: &Order, ctx: &mut Context<Self>) {
-        let wanted = match &order.phase {
-            Phase::AwaitingStore { deadline } => Some((*deadline, OrderCommand::ExpireStoreDeadline)),
-            Phase::Active { courier: Courier::Offered { rider, deadline }, .. } => {
-                Some((*deadline, OrderCommand::ExpireOffer { rider: *rider }))
+    /// The deadlines the order's state calls for, each with the command it fires.
+    fn deadlines(&self, order: &Order) -> Vec<(DateTime<Utc>, OrderCommand)> {
+        let dispatch = &self.platform.settings.dispatch;
+        let mut wanted = Vec::new();
+        match &order.phase {
+            Phase::AwaitingStore { deadline } => wanted.push((*deadline, OrderCommand::ExpireStoreDeadline)),
+            Phase::Active { courier, .. } => {
+                if let Courier::Offered { rider, deadline } = courier {
+                    wanted.push((*deadline, OrderCommand::ExpireOffer { rider: *rider }));
+                }
+                let still_looking = !matches!(courier, Courier::Assigned { .. });
+                if let (true, Some(accepted)) = (still_looking, order.accepted_at) {
+                    let after =
+                        |d: Duration| chrono::Duration::from_std(d).ok().and_then(|d| accepted.checked_add_signed(d));
+                    if let (None, Some(at)) = (order.dispatch_alerted_at, after(dispatch.alert_after())) {
+                        wanted.push((at, OrderCommand::EscalateDispatch));
+                    }
+                    if let Some(at) = after(dispatch.give_up_after()) {
+                        wanted.push((at, OrderCommand::GiveUpDispatch));
+                    }
+                }
             }
-            _ => None,
-        };
-        if let (Some((current, _)), Some((want, _))) = (&self.timer, &wanted) {
-            if current == want {
-                return;
+            _ => {}
+        }
+        wanted
+    }
+
+    /// Arm a timer for each deadline in force, and drop the ones no longer wanted. A
+    /// deadline that passed while the server was down fires at once.
+    fn sync_timers(&mut self, order: &Order, ctx: &mut Context<Self>) {
+        let wanted = self.deadlines(order);
+        self.timers.retain(|(name, at, handle)| {
+            let keep = wanted.iter().any(|(deadline, command)| command.name() == *name && deadline == at);
+            if !keep {
+                ctx.cancel_future(*handle);
             }
-        }
-        if let Some((_, handle)) = self.timer.take() {
-            ctx.cancel_future(handle);
-        }
-        if let Some((deadline, command)) = wanted {
-            // A deadline that passed while the server was down fires at once.
+            keep
+        });
+        for (deadline, command) in wanted {
+            let name = command.name();
+            if self.timers.iter().any(|(n, at, _)| *n == name && *at == deadline) {
+                continue;
+            }
             let delay = (deadline - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1);
             let handle = ctx.run_later(delay, move |act, ctx| {
-                act.timer = None;
+                act.timers.retain(|(n, at, _)| !(*n == name && *at == deadline));
                 ctx.notify(Execute(command));
             });
-            self.timer = Some((deadline, handle));
+            self.timers.push((name, deadline, handle));
         }
     }
 
@@ -203,6 +241,17 @@ impl OrderActor {
         self.rider_told = current;
     }
 
+    /// Re-estimate pickup and drop-off; a significant change becomes an event (and so
+    /// reaches the customer). Small shifts are not worth an event.
+    fn sync_eta(&self, order: &Order, ctx: &mut Context<Self>) {
+        let position = self.rider_position.filter(|(rider, _)| Some(*rider) == order.rider()).map(|(_, p)| p);
+        let speed = &self.platform.settings.dispatch.speed;
+        let Some(eta) = eta::estimate(order, position, Utc::now(), speed) else { return };
+        if order.eta.is_none_or(|current| eta.differs_from(&current)) {
+            ctx.notify(Execute(OrderCommand::UpdateEta(eta)));
+        }
+    }
+
     fn sync_store(&self, order: &Order) {
         let entry = (!order.status().is_terminal()).then(|| BoardEntry::of(order));
         if let Some(addr) = self.platform.store(order.terms.store_id) {
@@ -212,7 +261,7 @@ impl OrderActor {
 
     /// Finished and settled: leave the registry, so the actor stops once idle.
     fn retire(&mut self, ctx: &mut Context<Self>) {
-        if let Some((_, handle)) = self.timer.take() {
+        for (_, _, handle) in self.timers.drain(..) {
             ctx.cancel_future(handle);
         }
         self.platform.forget_order(self.id);
@@ -224,7 +273,7 @@ stream_handlers!(OrderActor);
 impl Supervised for OrderActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.stream.reset();
-        self.timer = None;
+        self.timers.clear();
         self.payment_in_flight = false;
     }
 }
@@ -285,5 +334,18 @@ impl Handler<GetOrder> for OrderActor {
     fn handle(&mut self, _: GetOrder, _: &mut Context<Self>) -> Self::Result {
         self.stream.ensure_loaded()?;
         Ok(self.stream.state.clone())
+    }
+}
+
+impl Handler<RiderMoved> for OrderActor {
+    type Result = ();
+
+    fn handle(&mut self, moved: RiderMoved, ctx: &mut Context<Self>) {
+        self.rider_position = Some((moved.rider, moved.position));
+        if let Some(order) = self.stream.state.clone() {
+            if order.rider() == Some(moved.rider) {
+                self.sync_eta(&order, ctx);
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::persistence::PositionRecord;
 
 use super::dispatcher::RiderPresence;
 use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
-use super::order_actor::Execute;
+use super::order_actor::{Execute, RiderMoved};
 use super::{CommandError, Platform};
 
 /// A rider as the rider app and the operator see it.
@@ -76,6 +76,14 @@ impl RiderActor {
             position: self.position.map(|(p, _)| p),
             position_at: self.position.map(|(_, at)| at),
         })
+    }
+
+    /// The order this rider works on keeps its ETA from the rider's position.
+    fn tell_order_where(&self) {
+        let (Some(order), Some((position, _))) = (self.duty.order(), self.position) else { return };
+        if let Some(addr) = self.platform.order(order) {
+            addr.do_send(RiderMoved { rider: self.id, position });
+        }
     }
 
     /// Tell the zone's dispatcher where this rider is, or that it is off duty.
@@ -174,6 +182,7 @@ impl Handler<Ping> for RiderActor {
             PositionRecord { rider_id: self.id.as_uuid(), lat: ping.position.lat(), lon: ping.position.lon(), at: now },
         );
         self.announce();
+        self.tell_order_where();
         self.view().ok_or(CommandError::NotFound("rider"))
     }
 }
@@ -185,7 +194,10 @@ impl Handler<JobUpdate> for RiderActor {
         match update.duty {
             // Only the order that holds the rider can let it go.
             Duty::Idle if self.duty.order() != Some(update.order) => {}
-            duty => self.duty = duty,
+            duty => {
+                self.duty = duty;
+                self.tell_order_where();
+            }
         }
     }
 }

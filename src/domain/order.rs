@@ -200,6 +200,39 @@ pub struct Order {
     pub payment: Payment,
     /// Minutes the store announced when it accepted.
     pub prep_minutes: Option<u32>,
+    /// When the store accepted: dispatch has been looking for a rider since.
+    #[serde(default)]
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// When dispatch told the operator it could not find a rider.
+    #[serde(default)]
+    pub dispatch_alerted_at: Option<DateTime<Utc>>,
+    /// The latest pickup and drop-off estimates the customer was given.
+    #[serde(default)]
+    pub eta: Option<Eta>,
+}
+
+/// When the food should leave the store and reach the door.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Eta {
+    /// `None` once picked up.
+    pub pickup_at: Option<DateTime<Utc>>,
+    pub dropoff_at: DateTime<Utc>,
+}
+
+/// An estimate moves the published ETA only when it shifts by at least this much.
+pub const ETA_SIGNIFICANT_SECS: i64 = 60;
+
+impl Eta {
+    /// Whether publishing `self` instead of `other` tells the customer something new.
+    pub fn differs_from(&self, other: &Eta) -> bool {
+        let far = |a: DateTime<Utc>, b: DateTime<Utc>| (a - b).num_seconds().abs() >= ETA_SIGNIFICANT_SECS;
+        match (self.pickup_at, other.pickup_at) {
+            (Some(a), Some(b)) if far(a, b) => return true,
+            (Some(_), None) | (None, Some(_)) => return true,
+            _ => {}
+        }
+        far(self.dropoff_at, other.dropoff_at)
+    }
 }
 
 /// Who asks for a cancellation; each has its own window.
@@ -228,7 +261,11 @@ pub enum OrderCommand {
     },
     ExpireStoreDeadline,
     Cancel(Canceller),
+    /// No rider within the widest search radius: tell the operator.
+    EscalateDispatch,
+    /// Still no rider after the give-up time: cancel with a refund.
     GiveUpDispatch,
+    UpdateEta(Eta),
     MarkReady,
     Offer {
         rider: RiderId,
@@ -269,7 +306,9 @@ impl OrderCommand {
             OrderCommand::Reject { .. } => "reject",
             OrderCommand::ExpireStoreDeadline => "expire_store_deadline",
             OrderCommand::Cancel(_) => "cancel",
+            OrderCommand::EscalateDispatch => "escalate_dispatch",
             OrderCommand::GiveUpDispatch => "give_up_dispatch",
+            OrderCommand::UpdateEta(_) => "update_eta",
             OrderCommand::MarkReady => "mark_ready",
             OrderCommand::Offer { .. } => "offer",
             OrderCommand::AcceptOffer { .. } => "accept_offer",
@@ -302,6 +341,8 @@ pub enum OrderEvent {
     Delivered { rider: RiderId, position: GeoPoint, at: DateTime<Utc> },
     PaymentVoided { at: DateTime<Utc> },
     PaymentCaptured { at: DateTime<Utc> },
+    DispatchEscalated { at: DateTime<Utc> },
+    EtaUpdated { eta: Eta, at: DateTime<Utc> },
 }
 
 impl OrderEvent {
@@ -322,6 +363,8 @@ impl OrderEvent {
             OrderEvent::Delivered { .. } => "delivered",
             OrderEvent::PaymentVoided { .. } => "payment_voided",
             OrderEvent::PaymentCaptured { .. } => "payment_captured",
+            OrderEvent::DispatchEscalated { .. } => "dispatch_escalated",
+            OrderEvent::EtaUpdated { .. } => "eta_updated",
         }
     }
 }
@@ -441,6 +484,20 @@ impl Order {
             (Phase::Active { courier: Courier::Searching { .. }, .. }, C::GiveUpDispatch) => {
                 vec![E::Cancelled { reason: CancelReason::NoRiderFound, at }]
             }
+            // The rider was found after all, or the order moved on: a late timer.
+            (_, C::GiveUpDispatch) => vec![],
+            (
+                Phase::Active { courier: Courier::Searching { .. } | Courier::Offered { .. }, .. },
+                C::EscalateDispatch,
+            ) if self.dispatch_alerted_at.is_none() => {
+                vec![E::DispatchEscalated { at }]
+            }
+            (_, C::EscalateDispatch) => vec![],
+            (Phase::Active { .. } | Phase::PickedUp { .. }, C::UpdateEta(eta)) => match &self.eta {
+                Some(current) if !eta.differs_from(current) => vec![],
+                _ => vec![E::EtaUpdated { eta, at }],
+            },
+            (_, C::UpdateEta(_)) => vec![],
 
             (Phase::Active { kitchen: Kitchen::Preparing { .. }, .. }, C::MarkReady) => vec![E::MarkedReady { at }],
 
@@ -530,6 +587,9 @@ impl Order {
                 phase: Phase::AwaitingPayment,
                 payment: Payment::Pending,
                 prep_minutes: None,
+                accepted_at: None,
+                dispatch_alerted_at: None,
+                eta: None,
             }),
             (None, _) => None,
             (Some(mut order), event) => {
@@ -553,6 +613,7 @@ impl Order {
             }
             E::StoreAccepted { prep_minutes, ready_by, at } => {
                 self.prep_minutes = Some(*prep_minutes);
+                self.accepted_at = Some(*at);
                 self.phase = Phase::Active {
                     kitchen: Kitchen::Preparing { ready_by: *ready_by },
                     courier: Courier::Searching { since: *at },
@@ -605,6 +666,8 @@ impl Order {
                     self.payment = Payment::Captured { authorization: authorization.clone() };
                 }
             }
+            E::DispatchEscalated { at } => self.dispatch_alerted_at = Some(*at),
+            E::EtaUpdated { eta, .. } => self.eta = Some(*eta),
         }
         self.updated_at = event_time(event);
     }
@@ -669,7 +732,9 @@ fn event_time(event: &OrderEvent) -> DateTime<Utc> {
         | E::PickedUp { at, .. }
         | E::Delivered { at, .. }
         | E::PaymentVoided { at }
-        | E::PaymentCaptured { at } => *at,
+        | E::PaymentCaptured { at }
+        | E::DispatchEscalated { at }
+        | E::EtaUpdated { at, .. } => *at,
     }
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::order::{CancelReason, Courier, Kitchen, Order, OrderLine, OrderStatus, Payment, Phase};
+use crate::domain::order::{CancelReason, Courier, Eta, Kitchen, Order, OrderLine, OrderStatus, Payment, Phase};
 use crate::domain::store::{MenuItem, Store};
 use crate::domain::{CustomerId, GeoPoint, Money, OrderId, RiderId, StoreId, ZoneId};
 
@@ -30,11 +30,16 @@ pub struct OrderView {
     /// While the store has not answered: when the order is auto-rejected.
     pub store_accept_by: Option<DateTime<Utc>>,
     pub prep_minutes: Option<u32>,
+    pub accepted_at: Option<DateTime<Utc>>,
     pub ready_by: Option<DateTime<Utc>>,
     /// `searching`, `offered`, `assigned` while the kitchen cooks.
     pub dispatch: Option<&'static str>,
     pub rider_id: Option<RiderId>,
     pub offer_expires_at: Option<DateTime<Utc>>,
+    /// Pickup and drop-off estimates, refreshed as the rider moves.
+    pub eta: Option<Eta>,
+    /// Set when dispatch could not find a rider within its widest radius.
+    pub dispatch_alerted_at: Option<DateTime<Utc>>,
     pub cancellation: Option<CancellationView>,
     pub rejection_reason: Option<String>,
 }
@@ -65,6 +70,7 @@ impl From<&Order> for OrderView {
                 _ => None,
             },
             prep_minutes: order.prep_minutes,
+            accepted_at: order.accepted_at,
             ready_by: match &order.phase {
                 Phase::Active { kitchen: Kitchen::Preparing { ready_by }, .. } => Some(*ready_by),
                 _ => None,
@@ -72,6 +78,8 @@ impl From<&Order> for OrderView {
             dispatch,
             rider_id: order.rider(),
             offer_expires_at,
+            eta: order.eta,
+            dispatch_alerted_at: order.dispatch_alerted_at,
             cancellation: match &order.phase {
                 Phase::Cancelled { reason, .. } => {
                     Some(CancellationView { code: cancel_code(reason), message: reason.describe() })

@@ -39,17 +39,21 @@ impl RiderIndex {
         self.projected.contains_key(&rider)
     }
 
-    fn project(&mut self, point: &GeoPoint) -> [f64; 2] {
-        let cos = *self.cos_ref_lat.get_or_insert_with(|| point.lat().to_radians().cos().max(0.01));
-        [point.lon() * cos * M_PER_DEG, point.lat() * M_PER_DEG]
+    fn project_with(cos_ref_lat: f64, point: &GeoPoint) -> [f64; 2] {
+        [point.lon() * cos_ref_lat * M_PER_DEG, point.lat() * M_PER_DEG]
     }
 
     /// Insert a rider or move it.
     pub fn upsert(&mut self, rider: RiderId, point: &GeoPoint) {
-        self.remove(rider);
-        let xy = self.project(point);
+        let cos = *self.cos_ref_lat.get_or_insert_with(|| point.lat().to_radians().cos().max(0.01));
+        let xy = Self::project_with(cos, point);
+        if let Some(old) = self.projected.insert(rider, xy) {
+            if old == xy {
+                return;
+            }
+            self.tree.remove(&GeomWithData::new(old, rider));
+        }
         self.tree.insert(GeomWithData::new(xy, rider));
-        self.projected.insert(rider, xy);
     }
 
     pub fn remove(&mut self, rider: RiderId) {
@@ -58,20 +62,42 @@ impl RiderIndex {
         }
     }
 
-    /// The nearest rider within `radius_m` of `point` that `eligible` accepts.
-    pub fn nearest(
-        &mut self,
+    /// Up to `k` riders that `eligible` accepts, nearest first, within `radius_m` of
+    /// `point`, with their distances in metres.
+    pub fn k_nearest(
+        &self,
         point: &GeoPoint,
+        k: usize,
         radius_m: f64,
         mut eligible: impl FnMut(RiderId) -> bool,
-    ) -> Option<RiderId> {
-        let q = self.project(point);
+    ) -> Vec<(RiderId, f64)> {
+        let Some(cos) = self.cos_ref_lat else { return Vec::new() };
+        let q = Self::project_with(cos, point);
         let radius_sq = radius_m * radius_m;
         self.tree
             .nearest_neighbor_iter_with_distance_2(&q)
             .take_while(|(_, d2)| *d2 <= radius_sq)
-            .map(|(entry, _)| entry.data)
-            .find(|rider| eligible(*rider))
+            .filter(|(entry, _)| eligible(entry.data))
+            .take(k)
+            .map(|(entry, d2)| (entry.data, d2.sqrt()))
+            .collect()
+    }
+
+    /// The nearest rider within `radius_m` of `point` that `eligible` accepts.
+    pub fn nearest(&self, point: &GeoPoint, radius_m: f64, eligible: impl FnMut(RiderId) -> bool) -> Option<RiderId> {
+        self.k_nearest(point, 1, radius_m, eligible).first().map(|(rider, _)| *rider)
+    }
+
+    /// Build from many riders at once (bulk loading packs the tree better than inserts).
+    pub fn bulk(riders: impl IntoIterator<Item = (RiderId, GeoPoint)>) -> Self {
+        let mut index = RiderIndex::new();
+        for (rider, point) in riders {
+            let cos = *index.cos_ref_lat.get_or_insert_with(|| point.lat().to_radians().cos().max(0.01));
+            index.projected.insert(rider, Self::project_with(cos, &point));
+        }
+        let entries = index.projected.iter().map(|(rider, xy)| GeomWithData::new(*xy, *rider)).collect();
+        index.tree = RTree::bulk_load(entries);
+        index
     }
 }
 

@@ -46,6 +46,12 @@ impl TestServer {
         }
     }
 
+    /// Start again on the same database, with some settings changed.
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        self.env.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self.restart();
+    }
+
     /// Start again on the same database and settings (on a new port).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");

@@ -1,0 +1,124 @@
+//! One dispatch tick's decision: which free rider is offered which waiting job.
+//!
+//! For each job, the k nearest eligible riders inside the job's search radius are its
+//! candidates, priced by pickup ETA. The assignment over that candidate graph is solved
+//! exactly ([`assignment::solve`]): as many jobs as possible, then the least total pickup
+//! time. Waiting time lowers a job's costs, so when riders are scarce the oldest jobs are
+//! served first and no far job starves behind a stream of near ones.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::domain::{GeoPoint, OrderId, RiderId};
+
+use super::assignment::{self, Assignment, Edge};
+use super::eta::SpeedModel;
+use super::index::RiderIndex;
+
+/// A job waiting for a rider.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub order: OrderId,
+    pub pickup: GeoPoint,
+    pub excluded: BTreeSet<RiderId>,
+    /// How far to look for riders now (it widens as the job waits).
+    pub radius_m: f64,
+    pub waited_secs: f64,
+}
+
+/// A decided offer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pairing {
+    pub order: OrderId,
+    pub rider: RiderId,
+    pub pickup_eta_secs: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct BatchSettings {
+    /// Candidates per job.
+    pub k: usize,
+    pub speed: SpeedModel,
+    /// Seconds of pickup ETA one second of waiting is worth.
+    pub age_weight: f64,
+}
+
+/// The candidate graph of a tick: jobs, the riders that appear in it, and the edges.
+pub struct Candidates {
+    pub riders: Vec<RiderId>,
+    pub edges: Vec<Vec<Edge>>,
+    /// ETA of each edge, parallel to `edges`.
+    etas: Vec<Vec<f64>>,
+}
+
+/// Costs are integer deciseconds.
+const SCALE: f64 = 10.0;
+
+pub fn candidates(jobs: &[Job], index: &RiderIndex, settings: &BatchSettings) -> Candidates {
+    let oldest = jobs.iter().map(|j| j.waited_secs).fold(0.0, f64::max);
+    let mut column: HashMap<RiderId, usize> = HashMap::new();
+    let mut riders = Vec::new();
+    let mut edges = Vec::with_capacity(jobs.len());
+    let mut etas = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let bonus = (oldest - job.waited_secs).max(0.0) * settings.age_weight;
+        let near = index.k_nearest(&job.pickup, settings.k, job.radius_m, |r| !job.excluded.contains(&r));
+        let mut job_edges = Vec::with_capacity(near.len());
+        let mut job_etas = Vec::with_capacity(near.len());
+        for (rider, distance_m) in near {
+            let col = *column.entry(rider).or_insert_with(|| {
+                riders.push(rider);
+                riders.len() - 1
+            });
+            let eta = settings.speed.travel_secs(distance_m);
+            job_edges.push(Edge { rider: col, cost: ((eta + bonus) * SCALE).round() as i64 });
+            job_etas.push(eta);
+        }
+        edges.push(job_edges);
+        etas.push(job_etas);
+    }
+    Candidates { riders, edges, etas }
+}
+
+impl Candidates {
+    pub fn solve(&self) -> Assignment {
+        assignment::solve(&self.edges, self.riders.len())
+    }
+
+    pub fn greedy(&self) -> Assignment {
+        assignment::greedy(&self.edges, self.riders.len())
+    }
+
+    /// The pairings an assignment stands for.
+    pub fn pairings(&self, jobs: &[Job], assignment: &Assignment) -> Vec<Pairing> {
+        assignment
+            .rider_of
+            .iter()
+            .enumerate()
+            .filter_map(|(row, col)| {
+                let col = (*col)?;
+                let edge = self.edges[row].iter().position(|e| e.rider == col)?;
+                Some(Pairing { order: jobs[row].order, rider: self.riders[col], pickup_eta_secs: self.etas[row][edge] })
+            })
+            .collect()
+    }
+
+    /// Total pickup ETA of an assignment, in seconds.
+    pub fn total_eta_secs(&self, assignment: &Assignment) -> f64 {
+        assignment
+            .rider_of
+            .iter()
+            .enumerate()
+            .filter_map(|(row, col)| {
+                let col = (*col)?;
+                self.edges[row].iter().position(|e| e.rider == col).map(|i| self.etas[row][i])
+            })
+            .sum()
+    }
+}
+
+/// Decide a tick: the optimal pairings of `jobs` with the free riders of `index`.
+pub fn plan(jobs: &[Job], index: &RiderIndex, settings: &BatchSettings) -> Vec<Pairing> {
+    let candidates = candidates(jobs, index, settings);
+    let assignment = candidates.solve();
+    candidates.pairings(jobs, &assignment)
+}

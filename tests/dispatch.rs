@@ -1,0 +1,97 @@
+//! Dispatch through the real server: the batch matcher, the widening search radius, the
+//! operator alert and the give-up policy, on both backends.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::server::order_body;
+use common::{Backend, TestDb, TestServer};
+use serde_json::{json, Value};
+
+const STORE: (f64, f64) = (37.5665, 126.978);
+const DROPOFF: (f64, f64) = (37.5765, 126.978);
+const CUSTOMER: &str = "5d7e9f1a-2b3c-4d5e-8f9a-0b1c2d3e4f5a";
+
+fn time(order: &Value, field: &str) -> DateTime<Utc> {
+    order[field].as_str().unwrap_or_else(|| panic!("{field} missing in {order:#}")).parse().unwrap()
+}
+
+async fn accepted_order(server: &TestServer, store: &str, item: &str, key: &str) -> String {
+    let api = &server.api;
+    let (status, body) = api.place(key, &order_body(store, item, CUSTOMER, DROPOFF)).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    api.wait_status(&id, "awaiting_store").await;
+    let (status, body) = api.post(&format!("/v1/stores/{store}/orders/{id}/accept"), json!({"prep_minutes": 10})).await;
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
+/// One rider 1.2 km away, beyond the starting radius: the radius must grow to reach it. The
+/// offer lapses, nobody else is out there, the operator is alerted when the radius hits its
+/// cap, and the order is cancelled with a refund at the give-up time.
+async fn an_unserved_job_widens_its_radius_then_escalates_then_gives_up(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(
+        &db,
+        &[
+            ("BAEDAL__DISPATCH__BASE_RADIUS_M", "300"),
+            ("BAEDAL__DISPATCH__RADIUS_GROWTH_M_PER_MIN", "60000"),
+            ("BAEDAL__DISPATCH__MAX_RADIUS_M", "3000"),
+            ("BAEDAL__DISPATCH__OFFER_TIMEOUT_SECS", "1"),
+            ("BAEDAL__DISPATCH__GIVE_UP_AFTER_SECS", "6"),
+        ],
+    );
+    let api = &server.api;
+    let (store, item) = api.create_store(STORE, 60).await;
+    let rider = api.create_rider("Far", (37.5773, 126.978)).await;
+    let id = accepted_order(&server, &store, &item, "unserved").await;
+
+    let offered = api.wait_order(&id, 20, |o| o["dispatch"] == "offered").await;
+    assert_eq!(offered["rider_id"], rider.as_str());
+    let offered_at = time(&offered, "offer_expires_at") - chrono::Duration::seconds(1);
+    let waited = (offered_at - time(&offered, "accepted_at")).num_milliseconds();
+    assert!(waited >= 600, "offered after {waited} ms: the radius had to widen to 1.2 km first");
+
+    let alerted = api.wait_order(&id, 20, |o| o["dispatch_alerted_at"].is_string()).await;
+    assert_eq!(alerted["status"], "preparing", "an alert does not end the order");
+    let alert_after = (time(&alerted, "dispatch_alerted_at") - time(&alerted, "accepted_at")).num_milliseconds();
+    assert!((2000..4500).contains(&alert_after), "alerted {alert_after} ms after dispatch started (cap at 2.7 s)");
+
+    let cancelled = api.wait_order(&id, 20, |o| o["status"] == "cancelled" && o["payment"]["status"] == "voided").await;
+    assert_eq!(cancelled["cancellation"]["code"], "no_rider_found");
+    let (_, rider) = api.get(&format!("/v1/riders/{rider}")).await;
+    assert_eq!(rider["duty"]["status"], "idle");
+}
+
+/// Two jobs, two riders, arranged so that greedy would hand the first job the rider the
+/// second one needs: the batch gives each job the rider that keeps the total pickup lowest.
+/// The server is set up with dispatch idle, then restarted, so that the first tick after
+/// recovery sees both jobs and both riders at once.
+async fn the_tick_assigns_jobs_as_a_batch(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut server = TestServer::start(
+        &db,
+        &[("BAEDAL__DISPATCH__TICK_MS", "3600000"), ("BAEDAL__DISPATCH__BASE_RADIUS_M", "5000")],
+    );
+    let api = server.api.clone();
+    // Store A at the centre, store B 1.2 km north. Rider 1 sits 200 m north of A (between
+    // the stores), rider 2 sits 300 m south of A. Greedy, taking A first, would give A rider 1
+    // and leave B with rider 2 (1.5 km away); the optimum gives A rider 2 and B rider 1.
+    let (store_a, item_a) = api.create_store(STORE, 60).await;
+    let (store_b, item_b) = api.create_store((37.5773, 126.978), 60).await;
+    let r1 = api.create_rider("Between", (37.5683, 126.978)).await;
+    let r2 = api.create_rider("South", (37.5638, 126.978)).await;
+    let a = accepted_order(&server, &store_a, &item_a, "batch-a").await;
+    let b = accepted_order(&server, &store_b, &item_b, "batch-b").await;
+    assert!(server.terminate().success());
+    server.restart_with(&[("BAEDAL__DISPATCH__TICK_MS", "100")]);
+    let api = server.api.clone();
+    let a = api.wait_order(&a, 20, |o| o["dispatch"] == "offered").await;
+    let b = api.wait_order(&b, 20, |o| o["dispatch"] == "offered").await;
+    assert_eq!(a["rider_id"], r2.as_str());
+    assert_eq!(b["rider_id"], r1.as_str());
+    assert!(a["eta"]["pickup_at"].is_string() && b["eta"]["dropoff_at"].is_string(), "offers carry ETAs");
+}
+
+on_both_backends!(an_unserved_job_widens_its_radius_then_escalates_then_gives_up, the_tick_assigns_jobs_as_a_batch);
