@@ -1,7 +1,8 @@
 //! One dispatch tick's decision: which free rider is offered which waiting job.
 //!
 //! For each job, the k nearest eligible riders inside the job's search radius are its
-//! candidates, priced by pickup ETA. The assignment over that candidate graph is solved
+//! candidates, priced by pickup ETA. Jobs that share a pickup point (orders of one store)
+//! would all see the same k riders, so such a group looks k deep per job in it. The assignment over that candidate graph is solved
 //! exactly ([`assignment::solve`]): as many jobs as possible, then the least total pickup
 //! time. Waiting time lowers a job's costs, so when riders are scarce the oldest jobs are
 //! served first and no far job starves behind a stream of near ones.
@@ -53,15 +54,28 @@ pub struct Candidates {
 /// Costs are integer deciseconds.
 const SCALE: f64 = 10.0;
 
+/// How many times k a group of jobs at one pickup point may look.
+const MAX_GROUP_DEPTH: usize = 16;
+
+fn point_key(point: &GeoPoint) -> (u64, u64) {
+    (point.lat().to_bits(), point.lon().to_bits())
+}
+
 pub fn candidates(jobs: &[Job], index: &RiderIndex, settings: &BatchSettings) -> Candidates {
     let oldest = jobs.iter().map(|j| j.waited_secs).fold(0.0, f64::max);
     let mut column: HashMap<RiderId, usize> = HashMap::new();
     let mut riders = Vec::new();
     let mut edges = Vec::with_capacity(jobs.len());
     let mut etas = Vec::with_capacity(jobs.len());
+    let mut sharing: HashMap<(u64, u64), usize> = HashMap::new();
+    for job in jobs {
+        *sharing.entry(point_key(&job.pickup)).or_default() += 1;
+    }
     for job in jobs {
         let bonus = (oldest - job.waited_secs).max(0.0) * settings.age_weight;
-        let near = index.k_nearest(&job.pickup, settings.k, job.radius_m, |r| !job.excluded.contains(&r));
+        let group = sharing.get(&point_key(&job.pickup)).copied().unwrap_or(1);
+        let k = settings.k * group.min(MAX_GROUP_DEPTH);
+        let near = index.k_nearest(&job.pickup, k, job.radius_m, |r| !job.excluded.contains(&r));
         let mut job_edges = Vec::with_capacity(near.len());
         let mut job_etas = Vec::with_capacity(near.len());
         for (rider, distance_m) in near {
