@@ -19,6 +19,77 @@ pub struct Settings {
     pub payment: SandboxSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
+    pub auth: AuthSettings,
+    pub ws: WsSettings,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// Signs tokens (HS256). Change it in production: the default is public.
+    pub secret: String,
+    /// The key id written into tokens, so the key can rotate.
+    pub kid: String,
+    /// A previous key that still verifies while its tokens expire.
+    pub previous_secret: Option<String>,
+    pub previous_kid: Option<String>,
+    pub token_ttl_secs: i64,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    // Secrets never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("secret", &"[redacted]")
+            .field("kid", &self.kid)
+            .field("previous_kid", &self.previous_kid)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .finish()
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            secret: DEV_SECRET.into(),
+            kid: "k1".into(),
+            previous_secret: None,
+            previous_kid: None,
+            token_ttl_secs: 3600,
+        }
+    }
+}
+
+/// The development signing key; the server warns when it runs with it.
+pub const DEV_SECRET: &str = "baedal-development-secret-change-me";
+
+impl AuthSettings {
+    /// (kid, secret) pairs, the signing key first.
+    pub fn keys(&self) -> Vec<(String, String)> {
+        let mut keys = vec![(self.kid.clone(), self.secret.clone())];
+        if let (Some(kid), Some(secret)) = (&self.previous_kid, &self.previous_secret) {
+            keys.push((kid.clone(), secret.clone()));
+        }
+        keys
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct WsSettings {
+    /// Messages queued for one socket before its client counts as too slow and is closed.
+    pub outbound_queue: usize,
+    /// Largest frame accepted from a client.
+    pub max_frame_bytes: usize,
+    pub heartbeat_secs: u64,
+    /// No frame or pong for this long: the socket is closed.
+    pub client_timeout_secs: u64,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        WsSettings { outbound_queue: 256, max_frame_bytes: 16 * 1024, heartbeat_secs: 5, client_timeout_secs: 15 }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

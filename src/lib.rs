@@ -4,6 +4,7 @@
 //! matching only through the ports in `persistence`, `payment` and `matching`.
 
 pub mod actors;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod http;

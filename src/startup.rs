@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
 use crate::actors::{self, Platform, Recovered};
+use crate::auth::{Authenticator, JwtAuthenticator};
 use crate::config::Settings;
 use crate::payment::SandboxGateway;
 use crate::persistence::Storage;
@@ -43,11 +44,18 @@ impl Application {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
+        if settings.auth.secret == crate::config::DEV_SECRET {
+            tracing::warn!("auth.secret is the public development key: set BAEDAL__AUTH__SECRET in production");
+        }
+        let authenticator: Arc<dyn Authenticator> =
+            Arc::new(JwtAuthenticator::new(&settings.auth.keys()).context("configuring token keys")?);
+        let auth = web::Data::new(authenticator);
         let data = web::Data::new(platform.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(data.clone())
+                .app_data(auth.clone())
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })

@@ -12,6 +12,7 @@
 mod dispatcher;
 mod error;
 mod event_sourced;
+pub mod hub;
 mod lifecycle;
 mod order_actor;
 mod platform;
@@ -21,7 +22,7 @@ mod store_actor;
 pub use dispatcher::{Dispatcher, Need, OrderNeeds, RiderPresence};
 pub use error::CommandError;
 pub use lifecycle::{recover, shutdown, spawn_position_writer, Recovered};
-pub use order_actor::{Execute, GetOrder, OrderActor};
+pub use order_actor::{Execute, GetOrder, GetOrderVersioned, OrderActor};
 pub use platform::Platform;
 pub use rider_actor::{GetRider, Ping, RiderActor, RiderCmd, RiderView};
 pub use store_actor::{BoardEntry, GetBoard, GetStore, QuoteOrder, StoreActor, StoreCmd};

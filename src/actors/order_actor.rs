@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -23,6 +23,7 @@ use crate::payment::PaymentError;
 
 use super::dispatcher::{Need, OrderNeeds};
 use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
+use super::hub::{Push, Topic};
 use super::rider_actor::JobUpdate;
 use super::store_actor::{BoardEntry, BoardUpdate};
 use super::{CommandError, Platform};
@@ -36,6 +37,12 @@ pub struct Execute(pub OrderCommand);
 #[derive(Message)]
 #[rtype(result = "Result<Option<Order>, CommandError>")]
 pub struct GetOrder;
+
+/// The order with its stream version, for a subscriber that starts from a snapshot and
+/// then takes only later changes.
+#[derive(Message)]
+#[rtype(result = "Result<Option<(Order, i64)>, CommandError>")]
+pub struct GetOrderVersioned;
 
 /// The rider holding this order moved: the ETA may change.
 #[derive(Message)]
@@ -56,6 +63,8 @@ pub struct OrderActor {
     rider_told: Option<RiderId>,
     /// Where that rider was last seen, for the ETA.
     rider_position: Option<(RiderId, GeoPoint)>,
+    /// When the customer was last sent the rider's position (at most once a second).
+    position_pushed: Option<Instant>,
 }
 
 type Call = Pin<Box<dyn Future<Output = Option<OrderCommand>>>>;
@@ -70,6 +79,7 @@ impl OrderActor {
             payment_in_flight: false,
             rider_told: None,
             rider_position: None,
+            position_pushed: None,
         }
     }
 
@@ -265,6 +275,9 @@ impl OrderActor {
             ctx.cancel_future(handle);
         }
         self.platform.forget_order(self.id);
+        if let Some(order) = &self.stream.state {
+            self.platform.hub.track(order.terms.customer_id, self.id, false);
+        }
     }
 }
 
@@ -290,14 +303,25 @@ impl EventSourced for OrderActor {
     }
 
     fn resumed(&mut self, ctx: &mut Context<Self>) {
+        if let Some(order) = &self.stream.state {
+            self.platform.hub.track(order.terms.customer_id, self.id, !order.status().is_terminal());
+        }
         self.sync(ctx);
     }
 
     fn committed(&mut self, events: &[OrderEvent], ctx: &mut Context<Self>) {
-        for event in events {
-            tracing::info!(order = %self.id, event = event.name(), "order event");
-        }
+        let names: Vec<&'static str> = events.iter().map(OrderEvent::name).collect();
+        tracing::info!(order = %self.id, events = ?names, "order events");
+        let previous_rider = self.rider_told;
         self.sync(ctx);
+        if let Some(order) = &self.stream.state {
+            let riders: Vec<RiderId> = order.rider().into_iter().chain(previous_rider).collect::<Vec<_>>();
+            let mut riders = riders;
+            riders.dedup();
+            let hub = &self.platform.hub;
+            hub.track(order.terms.customer_id, self.id, !order.status().is_terminal());
+            hub.publish_order(order, self.stream.journal.version(), &names, &riders);
+        }
     }
 
     fn failed(&mut self, ctx: &mut Context<Self>) {
@@ -337,15 +361,33 @@ impl Handler<GetOrder> for OrderActor {
     }
 }
 
+impl Handler<GetOrderVersioned> for OrderActor {
+    type Result = Result<Option<(Order, i64)>, CommandError>;
+
+    fn handle(&mut self, _: GetOrderVersioned, _: &mut Context<Self>) -> Self::Result {
+        self.stream.ensure_loaded()?;
+        Ok(self.stream.state.clone().map(|order| (order, self.stream.journal.version())))
+    }
+}
+
 impl Handler<RiderMoved> for OrderActor {
     type Result = ();
 
     fn handle(&mut self, moved: RiderMoved, ctx: &mut Context<Self>) {
         self.rider_position = Some((moved.rider, moved.position));
-        if let Some(order) = self.stream.state.clone() {
-            if order.rider() == Some(moved.rider) {
-                self.sync_eta(&order, ctx);
-            }
+        let Some(order) = self.stream.state.clone() else { return };
+        if order.rider() != Some(moved.rider) {
+            return;
+        }
+        self.sync_eta(&order, ctx);
+        // The customer sees the rider move once the job is theirs, at most once a second.
+        let on_the_job =
+            matches!(order.phase, Phase::Active { courier: Courier::Assigned { .. }, .. } | Phase::PickedUp { .. });
+        if on_the_job && self.position_pushed.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            self.position_pushed = Some(Instant::now());
+            let push =
+                Push::RiderPosition { order: self.id, rider: moved.rider, position: moved.position, at: Utc::now() };
+            self.platform.hub.publish(Topic::Customer(order.terms.customer_id), &push);
         }
     }
 }

@@ -16,12 +16,15 @@ use crate::domain::{GeoPoint, OrderId, RiderId, StoreId, ZoneId};
 use crate::payment::PaymentGateway;
 use crate::persistence::{PositionRecord, Storage};
 
+use super::hub::Hub;
 use super::{Dispatcher, OrderActor, RiderActor, StoreActor};
 
 pub struct Platform {
     pub settings: Arc<Settings>,
     pub storage: Storage,
     pub gateway: Arc<dyn PaymentGateway>,
+    /// Live updates to websocket sessions.
+    pub hub: Hub,
     /// Read model of every store, refreshed by the store actors on each change: listing
     /// stores near a point reads this and never waits on an actor.
     pub directory: DashMap<StoreId, Store>,
@@ -52,6 +55,7 @@ impl Platform {
             settings,
             storage,
             gateway,
+            hub: Hub::default(),
             directory: DashMap::new(),
             dirty_positions: DashMap::new(),
             saved_positions: DashMap::new(),

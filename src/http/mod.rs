@@ -4,8 +4,9 @@
 pub mod error;
 pub mod extract;
 mod orders_access;
-mod routes;
+pub(crate) mod routes;
 pub mod views;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -30,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/v1")
             .configure(routes::stores::configure)
             .configure(routes::orders::configure)
-            .configure(routes::riders::configure),
+            .configure(routes::riders::configure)
+            .configure(ws::configure),
     );
 }
 

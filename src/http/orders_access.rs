@@ -1,12 +1,14 @@
 //! Reaching an order whether or not its actor is live: a finished order's actor has retired,
 //! but the order is still there in the event store.
 
-use actix_web::web;
+use std::sync::Arc;
+
 use chrono::Utc;
 
+use crate::actors::GetRider;
 use crate::actors::{Execute, GetOrder, Platform};
 use crate::domain::order::{Order, OrderCommand};
-use crate::domain::OrderId;
+use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
 use crate::persistence::Journal;
 
 use super::error::ApiError;
@@ -31,11 +33,7 @@ pub async fn stored(platform: &Platform, id: OrderId) -> Result<Option<Order>, A
 
 /// Run a command against an order. A settled order is answered from storage (its actor
 /// has retired); anything else goes to its actor, started if needed.
-pub async fn execute(
-    platform: &web::Data<std::sync::Arc<Platform>>,
-    id: OrderId,
-    command: OrderCommand,
-) -> Result<Order, ApiError> {
+pub async fn execute(platform: &Arc<Platform>, id: OrderId, command: OrderCommand) -> Result<Order, ApiError> {
     if let Some(addr) = platform.order(id) {
         if let Ok(reply) = addr.send(Execute(command.clone())).await {
             return Ok(reply?);
@@ -51,4 +49,27 @@ pub async fn execute(
         return Err(CommandError::Internal(format!("settled order {id} accepted a command")).into());
     }
     Ok(platform.start_order(id).send(Execute(command)).await.map_err(CommandError::from)??)
+}
+
+/// A store's command on one of its own orders; another store's order is not found.
+pub async fn store_command(
+    platform: &Arc<Platform>,
+    store: StoreId,
+    order: OrderId,
+    command: OrderCommand,
+) -> Result<Order, ApiError> {
+    if load(platform, order).await?.terms.store_id != store {
+        return Err(ApiError::not_found("order"));
+    }
+    execute(platform, order, command).await
+}
+
+/// Where a rider is, for a delivery reported without a position: the last ping.
+pub async fn rider_position(platform: &Platform, rider: RiderId) -> Result<GeoPoint, ApiError> {
+    let addr = platform.rider(rider).ok_or_else(|| ApiError::not_found("rider"))?;
+    addr.send(GetRider)
+        .await
+        .map_err(CommandError::from)??
+        .and_then(|view| view.position)
+        .ok_or_else(|| ApiError::invalid("position", "no known position: send one or ping first"))
 }

@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod server;
+pub mod ws;
 
 pub use db::{Backend, TestDb};
 #[allow(unused_imports)]

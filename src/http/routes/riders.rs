@@ -131,15 +131,10 @@ async fn deliver(
     path: web::Path<(String, String)>,
     body: OptionalJson<Deliver>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, addr) = rider_of(&platform, &path.0)?;
+    let (rider_id, _) = rider_of(&platform, &path.0)?;
     let position = match body.0.position {
         Some(position) => position,
-        None => addr
-            .send(GetRider)
-            .await
-            .map_err(CommandError::from)??
-            .and_then(|view| view.position)
-            .ok_or_else(|| ApiError::invalid("position", "no known position: send one or ping first"))?,
+        None => orders_access::rider_position(&platform, rider_id).await?,
     };
     let geofence_m = platform.settings.orders.delivery_geofence_m;
     job(&platform, path.into_inner(), |rider| OrderCommand::Deliver { rider, position, geofence_m }).await

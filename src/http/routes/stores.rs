@@ -192,15 +192,10 @@ async fn board(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, A
     Ok(HttpResponse::Ok().json(serde_json::json!({ "store_id": store_id, "orders": orders })))
 }
 
-/// Run a store's command on one of its own orders; another store's order is not found.
 async fn act(platform: &Ctx, path: (String, String), command: OrderCommand) -> Result<HttpResponse, ApiError> {
     let (store_id, _) = store_of(platform, &path.0).await?;
     let order_id: OrderId = id(&path.1, "order")?;
-    let order = orders_access::load(platform, order_id).await?;
-    if order.terms.store_id != store_id {
-        return Err(ApiError::not_found("order"));
-    }
-    let order = orders_access::execute(platform, order_id, command).await?;
+    let order = orders_access::store_command(platform, store_id, order_id, command).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
