@@ -1,5 +1,6 @@
 //! `baedal`: start the server (with the demo city unless disabled).
 
+use baedal::auth::{Identity, JwtAuthenticator};
 use baedal::config::Settings;
 use baedal::startup::Application;
 use baedal::telemetry;
@@ -9,6 +10,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     telemetry::init(&settings.log.filter);
     let demo = settings.demo.enabled;
+    let keys = settings.auth.keys();
     let host = settings.server.host.clone();
     let backend = if settings.database.url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" };
     let app = Application::build(settings).await?;
@@ -18,7 +20,9 @@ async fn main() -> anyhow::Result<()> {
         app.recovered.stores, app.recovered.riders, app.recovered.orders
     );
     if demo {
-        println!("{}", baedal::sim::demo::hints(&base));
+        let auth = JwtAuthenticator::new(&keys).map_err(|e| anyhow::anyhow!("token keys: {e}"))?;
+        let token = |role, subject| auth.issue(Identity { role, subject }, 24 * 3600);
+        println!("{}", baedal::sim::demo::hints(&base, token));
     }
     app.run_until_stopped().await
 }

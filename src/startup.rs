@@ -59,6 +59,12 @@ impl Application {
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })
+        // Live updates are small frames: send them at once, not after a delayed ACK.
+        .on_connect(|connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .listen(listener)?
         .workers(settings.server.workers.max(1))
         .shutdown_timeout(settings.server.shutdown_timeout_secs)

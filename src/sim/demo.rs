@@ -8,6 +8,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::actors::{CommandError, Platform, RiderCmd, StoreCmd};
+use crate::auth::Role;
 use crate::config::DemoSettings;
 use crate::domain::rider::RiderCommand;
 use crate::domain::store::{MenuItem, StoreCommand, StoreProfile};
@@ -103,10 +104,30 @@ pub async fn seed(platform: &Arc<Platform>, settings: &DemoSettings) -> Result<(
     Ok(())
 }
 
-/// What to try first, printed at start.
-pub fn hints(base: &str) -> String {
+/// The demo's first rider.
+pub fn demo_rider() -> RiderId {
+    RiderId::named("demo-rider-0")
+}
+
+/// The demo's first store.
+pub fn demo_store() -> StoreId {
+    store_id(0)
+}
+
+/// What to try first, printed at start. `token` signs a day-long token for a demo identity.
+pub fn hints(base: &str, token: impl Fn(Role, uuid::Uuid) -> String) -> String {
     let c = centre();
-    format!(
+    let ws = base.replacen("http", "ws", 1);
+    let sockets = format!(
+        "live updates (websockets; the token goes in `Authorization: Bearer` or `?access_token=`):\n  \
+         {ws}/v1/ws/customer?access_token={customer}\n  \
+         {ws}/v1/ws/store?access_token={store}\n  \
+         {ws}/v1/ws/rider?access_token={rider}",
+        customer = token(Role::Customer, demo_customer().as_uuid()),
+        store = token(Role::Store, demo_store().as_uuid()),
+        rider = token(Role::Rider, demo_rider().as_uuid()),
+    );
+    let rest = format!(
         "demo city: {stores} stores around Seoul City Hall, riders on duty\n\
          try:\n  \
          curl '{base}/v1/stores?lat={lat}&lon={lon}'\n  \
@@ -119,5 +140,6 @@ pub fn hints(base: &str) -> String {
         customer = demo_customer(),
         store = store_id(0),
         item = item_id(0, 0),
-    )
+    );
+    format!("{rest}\n{sockets}")
 }

@@ -2,3 +2,4 @@
 //! and load generator.
 
 pub mod demo;
+pub mod load;
