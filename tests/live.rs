@@ -72,6 +72,13 @@ async fn the_three_apps_run_an_order_end_to_end(backend: Backend) {
     assert_eq!(ack["result"]["dispatch"], "assigned");
     customer.until("assignment", |m| m["type"] == "order" && m["order"]["dispatch"] == "assigned").await;
 
+    // A rider app that reconnects gets its current job first.
+    drop(rider);
+    let mut rider = connect(base, "/v1/ws/rider", &token(Role::Rider, &rider_id)).await;
+    let snapshot = rider.next().await;
+    assert_eq!(snapshot["orders"][0]["id"], id.as_str(), "{snapshot}");
+    assert_eq!(snapshot["rider"]["duty"]["status"], "en_route_to_store");
+
     // Pings move the rider on the customer's map.
     rider.send(json!({"type": "location", "lat": 37.5670, "lon": 126.978})).await;
     let moved = customer.until("the rider's position", |m| m["type"] == "rider_position").await;
