@@ -10,7 +10,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
 use crate::actors::{self, Platform, Recovered};
-use crate::auth::{Authenticator, JwtAuthenticator};
+use crate::auth::{Accounts, Authenticator, JwtAuthenticator};
 use crate::config::Settings;
 use crate::payment::SandboxGateway;
 use crate::persistence::Storage;
@@ -35,9 +35,14 @@ impl Application {
         let gateway = Arc::new(SandboxGateway::new(settings.payment.clone()));
         let platform = Platform::new(settings.clone(), storage, gateway, actix::Arbiter::current());
 
+        let jwt = Arc::new(JwtAuthenticator::new(&settings.auth.keys()).context("configuring token keys")?);
+        let accounts =
+            web::Data::new(Accounts::new(platform.storage.accounts.clone(), jwt.clone(), settings.auth.token_ttl_secs));
+
         let recovered = actors::recover(&platform).await.context("recovering live state")?;
         if settings.demo.enabled {
             sim::demo::seed(&platform, &settings.demo).await.context("seeding the demo city")?;
+            sim::demo::seed_accounts(&accounts).await.context("seeding the demo accounts")?;
         }
         actors::spawn_position_writer(platform.clone());
 
@@ -47,8 +52,7 @@ impl Application {
         if settings.auth.secret == crate::config::DEV_SECRET {
             tracing::warn!("auth.secret is the public development key: set BAEDAL__AUTH__SECRET in production");
         }
-        let authenticator: Arc<dyn Authenticator> =
-            Arc::new(JwtAuthenticator::new(&settings.auth.keys()).context("configuring token keys")?);
+        let authenticator: Arc<dyn Authenticator> = jwt;
         let auth = web::Data::new(authenticator);
         let data = web::Data::new(platform.clone());
         let server = HttpServer::new(move || {
@@ -56,6 +60,7 @@ impl Application {
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(data.clone())
                 .app_data(auth.clone())
+                .app_data(accounts.clone())
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })

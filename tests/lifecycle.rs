@@ -2,6 +2,8 @@
 
 mod common;
 
+use baedal::auth::Role;
+
 use common::server::order_body;
 use common::{Backend, TestDb, TestServer};
 use serde_json::{json, Value};
@@ -116,7 +118,8 @@ async fn happy_path(backend: Backend) {
     assert_eq!(board["orders"], json!([]));
 
     // A finished order refuses further transitions with its state.
-    let (status, body) = api.post(&format!("/v1/orders/{id}/cancel"), json!({})).await;
+    let (status, body) =
+        api.as_role(Role::Customer, CUSTOMER).post(&format!("/v1/orders/{id}/cancel"), json!({})).await;
     assert_eq!(status, 409);
     assert_eq!(body["error"]["current_status"], "delivered");
 }
@@ -222,7 +225,8 @@ async fn the_customer_cancels_before_the_store_accepts(backend: Backend) {
     let order = city.place("cancel-1").await;
     let id = order["id"].as_str().unwrap();
     api.wait_status(id, "awaiting_store").await;
-    let (status, body) = api.post(&format!("/v1/orders/{id}/cancel"), json!({})).await;
+    let (status, body) =
+        api.as_role(Role::Customer, CUSTOMER).post(&format!("/v1/orders/{id}/cancel"), json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["cancellation"]["code"], "customer_cancelled");
     api.wait_order(id, 20, |o| payment(o) == "voided").await;
@@ -232,7 +236,8 @@ async fn the_customer_cancels_before_the_store_accepts(backend: Backend) {
     let id = second["id"].as_str().unwrap();
     api.wait_status(id, "awaiting_store").await;
     city.store_action(id, "accept", json!({"prep_minutes": 10})).await;
-    let (status, body) = api.post(&format!("/v1/orders/{id}/cancel"), json!({})).await;
+    let (status, body) =
+        api.as_role(Role::Customer, CUSTOMER).post(&format!("/v1/orders/{id}/cancel"), json!({})).await;
     assert_eq!(status, 409);
     assert_eq!(body["error"]["current_status"], "preparing");
     // The store may still cancel it, and the money is released.
@@ -326,8 +331,14 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing(backend: Backend) {
     let (status, body) = api.place("bad-5", &unknown_item).await;
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("items")), "{body}");
 
-    let (status, body) = api.post("/v1/orders", good.clone()).await;
+    let customer = api.as_role(Role::Customer, CUSTOMER);
+    let (status, body) = customer.post("/v1/orders", good.clone()).await;
     assert_eq!((status, body["error"]["field"].as_str()), (400, Some("Idempotency-Key")), "{body}");
+    // Another customer's id in the body is refused; a store or rider cannot order at all.
+    let (status, body) = api.as_role(Role::Customer, &uuid::Uuid::new_v4().to_string()).place("bad-7", &good).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (403, Some("customer_id")), "{body}");
+    let (status, _) = api.as_role(Role::Store, &city.store).place("bad-8", &good).await;
+    assert_eq!(status, 403);
 
     let (status, body) = api.get(&format!("/v1/orders/{}", uuid::Uuid::new_v4())).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));

@@ -3,6 +3,8 @@
 //! into one; the shipped adapter verifies HS256 JWTs, with a key id (`kid`) in the header so
 //! keys can rotate.
 
+mod accounts;
+
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -25,6 +27,16 @@ pub enum Role {
 }
 
 impl Role {
+    pub fn parse(raw: &str) -> Option<Role> {
+        match raw {
+            "customer" => Some(Role::Customer),
+            "store" => Some(Role::Store),
+            "rider" => Some(Role::Rider),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Role::Customer => "customer",
@@ -56,6 +68,8 @@ pub enum AuthError {
 pub trait Authenticator: Send + Sync + 'static {
     fn authenticate(&self, token: &str) -> Result<Identity, AuthError>;
 }
+
+pub use accounts::{normalize_email, AccountError, Accounts, Tokens};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {

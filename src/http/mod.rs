@@ -1,6 +1,7 @@
 //! The HTTP edge: REST routes under `/v1`, operations endpoints at the root, one JSON
 //! error shape. Handlers parse raw input into domain types here and talk to the actors.
 
+pub mod caller;
 pub mod error;
 pub mod extract;
 mod orders_access;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::ops::configure(cfg);
     cfg.service(
         web::scope("/v1")
+            .configure(routes::auth::configure)
             .configure(routes::stores::configure)
             .configure(routes::orders::configure)
             .configure(routes::riders::configure)

@@ -2,9 +2,10 @@
 //! has its own dialect of the same schema; a version is applied once, in one transaction.
 
 /// (version, statements) for PostgreSQL.
-pub const POSTGRES: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const POSTGRES: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE streams (
     stream_id UUID PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -38,12 +39,35 @@ CREATE TABLE rider_positions (
     at BIGINT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE accounts (
+    id UUID PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    subject UUID NOT NULL,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    account_id UUID NOT NULL REFERENCES accounts (id),
+    expires_at BIGINT NOT NULL,
+    revoked BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL
+);
+"#,
+    ),
+];
 
 /// (version, statements) for SQLite.
-pub const SQLITE: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const SQLITE: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE streams (
     stream_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -77,7 +101,29 @@ CREATE TABLE rider_positions (
     at INTEGER NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (id),
+    expires_at INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+"#,
+    ),
+];
 
 pub const CREATE_LEDGER: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

@@ -117,11 +117,43 @@ pub trait PositionLog: Send + Sync + 'static {
     async fn load_positions(&self) -> Result<Vec<PositionRecord>, StorageError>;
 }
 
-/// Both ports from one backend.
+/// A login, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub password_hash: String,
+    /// `customer`, `store`, `rider` or `operator`.
+    pub role: String,
+    /// The customer, store, rider or operator id the account acts as.
+    pub subject: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// Fails with `Conflict` when the email is taken.
+    async fn create_account(&self, account: &AccountRecord) -> Result<(), StorageError>;
+    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StorageError>;
+    async fn account_by_id(&self, id: Uuid) -> Result<Option<AccountRecord>, StorageError>;
+    /// Keep a refresh token (by its hash) for `account` until `expires_at`.
+    async fn save_refresh_token(
+        &self,
+        hash: &str,
+        account: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
+    /// Revoke a refresh token and say whose it was, if it was live: each is good once.
+    async fn take_refresh_token(&self, hash: &str) -> Result<Option<Uuid>, StorageError>;
+}
+
+/// The ports of one backend.
 #[derive(Clone)]
 pub struct Storage {
     pub events: Arc<dyn EventStore>,
     pub positions: Arc<dyn PositionLog>,
+    pub accounts: Arc<dyn AccountStore>,
     pub backend: &'static str,
 }
 
@@ -130,10 +162,10 @@ impl Storage {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Storage, StorageError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let store = Arc::new(postgres::PgStore::connect(url, max_connections).await?);
-            Ok(Storage { events: store.clone(), positions: store, backend: "postgres" })
+            Ok(Storage { events: store.clone(), positions: store.clone(), accounts: store, backend: "postgres" })
         } else if url.starts_with("sqlite:") {
             let store = Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?);
-            Ok(Storage { events: store.clone(), positions: store, backend: "sqlite" })
+            Ok(Storage { events: store.clone(), positions: store.clone(), accounts: store, backend: "sqlite" })
         } else {
             Err(StorageError::Corrupt(format!(
                 "database url must start with postgres:// or sqlite: (got {})",

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::Row;
@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::migrations::{CREATE_LEDGER, POSTGRES};
 use super::{
-    from_millis, millis, EventStore, NewEvent, PositionLog, PositionRecord, RecordedEvent, Snapshot, StorageError,
-    StreamRef,
+    from_millis, millis, AccountRecord, AccountStore, EventStore, NewEvent, PositionLog, PositionRecord, RecordedEvent,
+    Snapshot, StorageError, StreamRef,
 };
 
 pub struct PgStore {
@@ -231,5 +231,85 @@ impl PositionLog for PgStore {
                 })
             })
             .collect()
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
+}
+
+fn account_from_row(row: sqlx::postgres::PgRow) -> Result<AccountRecord, StorageError> {
+    Ok(AccountRecord {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        role: row.try_get("role")?,
+        subject: row.try_get("subject")?,
+        name: row.try_get("name")?,
+        created_at: from_millis(row.try_get("created_at")?),
+    })
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<(), StorageError> {
+        let result = sqlx::query(
+            "INSERT INTO accounts (id, email, password_hash, role, subject, name, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(account.id)
+        .bind(&account.email)
+        .bind(&account.password_hash)
+        .bind(&account.role)
+        .bind(account.subject)
+        .bind(&account.name)
+        .bind(millis(account.created_at))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Err(error) if is_unique_violation(&error) => {
+                Err(StorageError::Conflict { stream_id: account.id, expected: 0, actual: None })
+            }
+            other => other.map(|_| ()).map_err(StorageError::from),
+        }
+    }
+
+    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StorageError> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE email = $1").bind(email).fetch_optional(&self.pool).await?;
+        row.map(account_from_row).transpose()
+    }
+
+    async fn account_by_id(&self, id: Uuid) -> Result<Option<AccountRecord>, StorageError> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(account_from_row).transpose()
+    }
+
+    async fn save_refresh_token(
+        &self,
+        hash: &str,
+        account: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, account_id, expires_at, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(account)
+        .bind(millis(expires_at))
+        .bind(millis(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_refresh_token(&self, hash: &str) -> Result<Option<Uuid>, StorageError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE refresh_tokens SET revoked = TRUE
+             WHERE token_hash = $1 AND NOT revoked AND expires_at > $2 RETURNING account_id",
+        )
+        .bind(hash)
+        .bind(millis(Utc::now()))
+        .fetch_optional(&self.pool)
+        .await?)
     }
 }

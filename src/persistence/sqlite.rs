@@ -4,15 +4,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
 use uuid::Uuid;
 
 use super::migrations::{CREATE_LEDGER, SQLITE};
 use super::{
-    from_millis, millis, EventStore, NewEvent, PositionLog, PositionRecord, RecordedEvent, Snapshot, StorageError,
-    StreamRef,
+    from_millis, millis, AccountRecord, AccountStore, EventStore, NewEvent, PositionLog, PositionRecord, RecordedEvent,
+    Snapshot, StorageError, StreamRef,
 };
 
 pub struct SqliteStore {
@@ -242,5 +242,83 @@ impl PositionLog for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+fn account_from_row(row: sqlx::sqlite::SqliteRow) -> Result<AccountRecord, StorageError> {
+    Ok(AccountRecord {
+        id: parse_uuid(row.try_get("id")?)?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        role: row.try_get("role")?,
+        subject: parse_uuid(row.try_get("subject")?)?,
+        name: row.try_get("name")?,
+        created_at: from_millis(row.try_get("created_at")?),
+    })
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<(), StorageError> {
+        let result = sqlx::query(
+            "INSERT INTO accounts (id, email, password_hash, role, subject, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(account.id.to_string())
+        .bind(&account.email)
+        .bind(&account.password_hash)
+        .bind(&account.role)
+        .bind(account.subject.to_string())
+        .bind(&account.name)
+        .bind(millis(account.created_at))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Err(error) if is_unique_violation(&error) => {
+                Err(StorageError::Conflict { stream_id: account.id, expected: 0, actual: None })
+            }
+            other => other.map(|_| ()).map_err(StorageError::from),
+        }
+    }
+
+    async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StorageError> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE email = ?").bind(email).fetch_optional(&self.pool).await?;
+        row.map(account_from_row).transpose()
+    }
+
+    async fn account_by_id(&self, id: Uuid) -> Result<Option<AccountRecord>, StorageError> {
+        let row =
+            sqlx::query("SELECT * FROM accounts WHERE id = ?").bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.map(account_from_row).transpose()
+    }
+
+    async fn save_refresh_token(
+        &self,
+        hash: &str,
+        account: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, account_id, expires_at, created_at) VALUES (?, ?, ?, ?)")
+            .bind(hash)
+            .bind(account.to_string())
+            .bind(millis(expires_at))
+            .bind(millis(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_refresh_token(&self, hash: &str) -> Result<Option<Uuid>, StorageError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = ? AND revoked = 0 AND expires_at > ? RETURNING account_id",
+        )
+        .bind(hash)
+        .bind(millis(Utc::now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        id.map(|id| parse_uuid(&id)).transpose()
     }
 }

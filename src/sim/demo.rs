@@ -8,7 +8,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::actors::{CommandError, Platform, RiderCmd, StoreCmd};
-use crate::auth::Role;
+use crate::auth::{AccountError, Accounts, Role};
 use crate::config::DemoSettings;
 use crate::domain::rider::RiderCommand;
 use crate::domain::store::{MenuItem, StoreCommand, StoreProfile};
@@ -104,6 +104,30 @@ pub async fn seed(platform: &Arc<Platform>, settings: &DemoSettings) -> Result<(
     Ok(())
 }
 
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = "baedal-demo";
+
+/// One account of each kind: (email, role, subject).
+pub fn demo_accounts() -> [(&'static str, Role, Option<uuid::Uuid>); 4] {
+    [
+        ("customer@demo.baedal.dev", Role::Customer, Some(demo_customer().as_uuid())),
+        ("store@demo.baedal.dev", Role::Store, Some(demo_store().as_uuid())),
+        ("rider@demo.baedal.dev", Role::Rider, Some(demo_rider().as_uuid())),
+        ("operator@demo.baedal.dev", Role::Operator, None),
+    ]
+}
+
+/// Create the demo accounts that are missing.
+pub async fn seed_accounts(accounts: &Accounts) -> Result<(), AccountError> {
+    for (email, role, subject) in demo_accounts() {
+        match accounts.register(email, DEMO_PASSWORD, &format!("Demo {}", role.as_str()), role, subject).await {
+            Ok(_) | Err(AccountError::EmailTaken) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
+
 /// The demo's first rider.
 pub fn demo_rider() -> RiderId {
     RiderId::named("demo-rider-0")
@@ -118,28 +142,28 @@ pub fn demo_store() -> StoreId {
 pub fn hints(base: &str, token: impl Fn(Role, uuid::Uuid) -> String) -> String {
     let c = centre();
     let ws = base.replacen("http", "ws", 1);
-    let sockets = format!(
-        "live updates (websockets; the token goes in `Authorization: Bearer` or `?access_token=`):\n  \
+    let customer = token(Role::Customer, demo_customer().as_uuid());
+    let store = token(Role::Store, demo_store().as_uuid());
+    let rider = token(Role::Rider, demo_rider().as_uuid());
+    let logins = demo_accounts().iter().map(|(email, _, _)| *email).collect::<Vec<_>>().join(", ");
+    format!(
+        "demo city: {stores} stores around Seoul City Hall, riders on duty\n\
+         demo accounts (password {DEMO_PASSWORD}): {logins}\n\
+         try:\n  \
+         curl '{base}/v1/stores?lat={lat}&lon={lon}'\n  \
+         curl -X POST {base}/v1/auth/login -H 'Content-Type: application/json' -d '{{\"email\":\"customer@demo.baedal.dev\",\"password\":\"{DEMO_PASSWORD}\"}}'\n  \
+         curl -X POST {base}/v1/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \\\n    \
+         -H 'Authorization: Bearer {customer}' \\\n    \
+         -d '{{\"store_id\":\"{store_id}\",\"items\":[{{\"item_id\":\"{item}\",\"quantity\":2}}],\"delivery_point\":{{\"lat\":{lat},\"lon\":{lon}}}}}'\n  \
+         curl {base}/v1/stores/{store_id}/orders -H 'Authorization: Bearer {store}'\n\
+         live updates (websockets; the token goes in `Authorization: Bearer` or `?access_token=`):\n  \
          {ws}/v1/ws/customer?access_token={customer}\n  \
          {ws}/v1/ws/store?access_token={store}\n  \
          {ws}/v1/ws/rider?access_token={rider}",
-        customer = token(Role::Customer, demo_customer().as_uuid()),
-        store = token(Role::Store, demo_store().as_uuid()),
-        rider = token(Role::Rider, demo_rider().as_uuid()),
-    );
-    let rest = format!(
-        "demo city: {stores} stores around Seoul City Hall, riders on duty\n\
-         try:\n  \
-         curl '{base}/v1/stores?lat={lat}&lon={lon}'\n  \
-         curl -X POST {base}/v1/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \\\n    \
-         -d '{{\"customer_id\":\"{customer}\",\"store_id\":\"{store}\",\"items\":[{{\"item_id\":\"{item}\",\"quantity\":2}}],\"delivery_point\":{{\"lat\":{lat},\"lon\":{lon}}}}}'\n  \
-         curl {base}/v1/stores/{store}/orders    (the store's board; accept with POST .../orders/ORDER/accept {{\"prep_minutes\":15}})",
         stores = STORES.len(),
         lat = c.lat(),
         lon = c.lon(),
-        customer = demo_customer(),
-        store = store_id(0),
+        store_id = store_id(0),
         item = item_id(0, 0),
-    );
-    format!("{rest}\n{sockets}")
+    )
 }

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use baedal::auth::Role;
+
 use super::db::TestDb;
+use super::ws::token;
 
 pub struct TestServer {
     child: Option<Child>,
@@ -77,7 +80,7 @@ fn spawn(db_url: &str, env: &[(String, String)]) -> (Child, String) {
         .env("BAEDAL__DISPATCH__TICK_MS", "100")
         .env("BAEDAL__DISPATCH__POSITION_FLUSH_MS", "200")
         .env_remove("BAEDAL_CONFIG")
-        .env("RUST_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .env("RUST_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "warn,baedal::startup=error".into()))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (key, value) in env {
@@ -106,16 +109,47 @@ fn spawn(db_url: &str, env: &[(String, String)]) -> (Child, String) {
     (child, base)
 }
 
-/// A thin JSON client: every call returns (status, body).
+/// The operator identity the tests act as when a call needs no particular one.
+pub const OPERATOR: &str = "0a0a0a0a-0b0b-4c0c-8d0d-0e0e0e0e0e0e";
+
+/// A thin JSON client: every call returns (status, body). Unless given a token, it acts as
+/// the owner of the path: the store for `/v1/stores/{id}/...`, the rider for
+/// `/v1/riders/{id}...`, an operator elsewhere.
 #[derive(Clone)]
 pub struct Api {
     pub base: String,
     client: reqwest::Client,
+    token: Option<Option<String>>,
 }
 
 impl Api {
     pub fn new(base: String) -> Api {
-        Api { base, client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client") }
+        Api {
+            base,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client"),
+            token: None,
+        }
+    }
+
+    /// The same client with this token (`None`: no token at all).
+    pub fn with_token(&self, token: Option<String>) -> Api {
+        Api { token: Some(token), ..self.clone() }
+    }
+
+    pub fn as_role(&self, role: Role, subject: &str) -> Api {
+        self.with_token(Some(token(role, subject)))
+    }
+
+    fn token_for(&self, path: &str) -> Option<String> {
+        if let Some(token) = &self.token {
+            return token.clone();
+        }
+        let parts: Vec<&str> = path.split(['/', '?']).collect();
+        Some(match parts.as_slice() {
+            ["", "v1", "stores", id, _, ..] => token(Role::Store, id),
+            ["", "v1", "riders", id, ..] if id.len() == 36 => token(Role::Rider, id),
+            _ => token(Role::Operator, OPERATOR),
+        })
     }
 
     pub async fn send(
@@ -126,6 +160,9 @@ impl Api {
         headers: &[(&str, &str)],
     ) -> (u16, Value) {
         let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = self.token_for(path) {
+            request = request.bearer_auth(token);
+        }
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
@@ -152,6 +189,7 @@ impl Api {
             .request(method, format!("{}{}", self.base, path))
             .header("Content-Type", "application/json")
             .header("Idempotency-Key", "raw")
+            .bearer_auth(self.token_for(path).unwrap_or_default())
             .body(body)
             .send()
             .await
@@ -192,8 +230,11 @@ impl Api {
         id
     }
 
+    /// Place an order as the customer the body names.
     pub async fn place(&self, key: &str, body: &Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, "/v1/orders", Some(body.clone()), &[("Idempotency-Key", key)]).await
+        let customer = body["customer_id"].as_str().expect("customer_id in the test body");
+        let api = if self.token.is_some() { self.clone() } else { self.as_role(Role::Customer, customer) };
+        api.send(reqwest::Method::POST, "/v1/orders", Some(body.clone()), &[("Idempotency-Key", key)]).await
     }
 
     pub async fn order(&self, id: &str) -> Value {

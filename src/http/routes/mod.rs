@@ -1,5 +1,6 @@
 //! A module per resource.
 
+pub mod auth;
 pub mod ops;
 pub mod orders;
 pub mod riders;

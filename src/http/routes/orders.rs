@@ -4,8 +4,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::actors::{CommandError, Execute, QuoteOrder};
+use crate::auth::Role;
 use crate::domain::order::{Canceller, OrderCommand, OrderError, OrderTerms};
 use crate::domain::{CustomerId, GeoPoint, IdempotencyKey, ItemId, OrderId, StoreId};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::orders_access;
@@ -29,7 +31,9 @@ struct Line {
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct PlaceOrder {
-    customer_id: CustomerId,
+    /// The caller's own id; taken from the token when absent.
+    #[serde(default)]
+    customer_id: Option<CustomerId>,
     store_id: StoreId,
     items: Vec<Line>,
     delivery_point: GeoPoint,
@@ -57,7 +61,15 @@ fn replay(existing: &crate::domain::order::Order, fingerprint: &str) -> Result<H
 }
 
 #[tracing::instrument(skip_all, fields(order))]
-async fn place(platform: Ctx, req: HttpRequest, body: Json<PlaceOrder>) -> Result<HttpResponse, ApiError> {
+async fn place(
+    platform: Ctx,
+    caller: Caller,
+    req: HttpRequest,
+    body: Json<PlaceOrder>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = caller.customer().ok_or_else(|| {
+        ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "forbidden", "orders are placed with a customer token")
+    })?;
     let raw_key = req.headers().get("Idempotency-Key").ok_or_else(|| {
         ApiError::bad_request("missing_header", "the Idempotency-Key header is required").field("Idempotency-Key")
     })?;
@@ -65,9 +77,18 @@ async fn place(platform: Ctx, req: HttpRequest, body: Json<PlaceOrder>) -> Resul
         .to_str()
         .map_err(|_| ApiError::invalid("Idempotency-Key", "must be printable ASCII"))
         .and_then(|raw| IdempotencyKey::parse(raw).map_err(|e| ApiError::invalid("Idempotency-Key", e.message)))?;
-    let request = body.0;
+    let mut request = body.0;
+    if request.customer_id.is_some_and(|id| id != customer) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "customer_id must be the caller's own",
+        )
+        .field("customer_id"));
+    }
+    request.customer_id = Some(customer);
     let fingerprint = fingerprint(&request);
-    let order_id = OrderId::for_idempotency_key(request.customer_id, &key);
+    let order_id = OrderId::for_idempotency_key(customer, &key);
     tracing::Span::current().record("order", tracing::field::display(order_id));
 
     // A retry returns the first order, whatever has happened since.
@@ -84,7 +105,7 @@ async fn place(platform: Ctx, req: HttpRequest, body: Json<PlaceOrder>) -> Resul
     let (quote, store) =
         store.send(QuoteOrder { items, dropoff: request.delivery_point }).await.map_err(CommandError::from)??;
     let terms = OrderTerms {
-        customer_id: request.customer_id,
+        customer_id: customer,
         store_id: store.id,
         zone: store.zone.clone(),
         lines: quote.lines,
@@ -107,28 +128,42 @@ async fn place(platform: Ctx, req: HttpRequest, body: Json<PlaceOrder>) -> Resul
 }
 
 #[tracing::instrument(skip_all)]
-async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let order_id: OrderId = id(&path, "order")?;
-    let order = orders_access::load(&platform, order_id).await?;
+    let order = caller.visible(orders_access::load(&platform, order_id).await?)?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct CancelRequest {
+    /// Required from an operator; a customer's cancellation needs none.
     #[serde(default)]
-    #[allow(dead_code)]
     reason: Option<String>,
 }
 
-/// The customer cancels; allowed until the store accepts (full refund).
+/// The customer cancels until the store accepts (full refund); an operator cancels any live
+/// order, with a reason. Stores cancel through their own route.
 #[tracing::instrument(skip_all)]
 async fn cancel(
     platform: Ctx,
+    caller: Caller,
     path: web::Path<String>,
-    _body: OptionalJson<CancelRequest>,
+    body: OptionalJson<CancelRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let order_id: OrderId = id(&path, "order")?;
-    let order = orders_access::execute(&platform, order_id, OrderCommand::Cancel(Canceller::Customer)).await?;
+    caller.visible(orders_access::load(&platform, order_id).await?)?;
+    let canceller = match caller.role() {
+        Role::Customer => Canceller::Customer,
+        Role::Operator => Canceller::Operator { reason: body.0.reason.unwrap_or_default() },
+        _ => {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "stores cancel through /v1/stores/{store}/orders/{order}/cancel",
+            ))
+        }
+    };
+    let order = orders_access::execute(&platform, order_id, OrderCommand::Cancel(canceller)).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }

@@ -7,6 +7,7 @@ use crate::actors::{CommandError, GetRider, Ping, RiderCmd, RiderView};
 use crate::domain::order::OrderCommand;
 use crate::domain::rider::RiderCommand;
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::orders_access;
@@ -35,7 +36,8 @@ struct NewRider {
 }
 
 #[tracing::instrument(skip_all)]
-async fn register(platform: Ctx, body: Json<NewRider>) -> Result<HttpResponse, ApiError> {
+async fn register(platform: Ctx, caller: Caller, body: Json<NewRider>) -> Result<HttpResponse, ApiError> {
+    caller.require_operator()?;
     let body = body.0;
     let zone = match body.zone {
         Some(raw) => ZoneId::parse(&raw).map_err(|e| ApiError::invalid("zone", e.message))?,
@@ -60,8 +62,9 @@ fn rider_of(platform: &Ctx, raw: &str) -> Result<(RiderId, actix::Addr<crate::ac
     Ok((rider_id, addr))
 }
 
-async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (_, addr) = rider_of(&platform, &path)?;
+async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (rider_id, addr) = rider_of(&platform, &path)?;
+    caller.acts_as_rider(rider_id, true)?;
     let view: RiderView =
         addr.send(GetRider).await.map_err(CommandError::from)??.ok_or_else(|| ApiError::not_found("rider"))?;
     Ok(HttpResponse::Ok().json(view))
@@ -73,8 +76,14 @@ struct Online {
     position: GeoPoint,
 }
 
-async fn online(platform: Ctx, path: web::Path<String>, body: Json<Online>) -> Result<HttpResponse, ApiError> {
-    let (_, addr) = rider_of(&platform, &path)?;
+async fn online(
+    platform: Ctx,
+    caller: Caller,
+    path: web::Path<String>,
+    body: Json<Online>,
+) -> Result<HttpResponse, ApiError> {
+    let (rider_id, addr) = rider_of(&platform, &path)?;
+    caller.acts_as_rider(rider_id, true)?;
     let view = addr
         .send(RiderCmd(RiderCommand::GoOnline { position: body.0.position }))
         .await
@@ -82,14 +91,21 @@ async fn online(platform: Ctx, path: web::Path<String>, body: Json<Online>) -> R
     Ok(HttpResponse::Ok().json(view))
 }
 
-async fn offline(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (_, addr) = rider_of(&platform, &path)?;
+async fn offline(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (rider_id, addr) = rider_of(&platform, &path)?;
+    caller.acts_as_rider(rider_id, true)?;
     let view = addr.send(RiderCmd(RiderCommand::GoOffline)).await.map_err(CommandError::from)??;
     Ok(HttpResponse::Ok().json(view))
 }
 
-async fn location(platform: Ctx, path: web::Path<String>, body: Json<GeoPoint>) -> Result<HttpResponse, ApiError> {
-    let (_, addr) = rider_of(&platform, &path)?;
+async fn location(
+    platform: Ctx,
+    caller: Caller,
+    path: web::Path<String>,
+    body: Json<GeoPoint>,
+) -> Result<HttpResponse, ApiError> {
+    let (rider_id, addr) = rider_of(&platform, &path)?;
+    caller.acts_as_rider(rider_id, false)?;
     let view = addr.send(Ping { position: body.0 }).await.map_err(CommandError::from)??;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -97,25 +113,35 @@ async fn location(platform: Ctx, path: web::Path<String>, body: Json<GeoPoint>) 
 /// A rider's command on an order: the order itself checks that the job is theirs.
 async fn job(
     platform: &Ctx,
+    caller: Caller,
     path: (String, String),
     command: impl FnOnce(RiderId) -> OrderCommand,
 ) -> Result<HttpResponse, ApiError> {
     let (rider_id, _) = rider_of(platform, &path.0)?;
+    caller.acts_as_rider(rider_id, false)?;
     let order_id: OrderId = id(&path.1, "order")?;
     let order = orders_access::execute(platform, order_id, command(rider_id)).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
-async fn accept_offer(platform: Ctx, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
-    job(&platform, path.into_inner(), |rider| OrderCommand::AcceptOffer { rider }).await
+async fn accept_offer(
+    platform: Ctx,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    job(&platform, caller, path.into_inner(), |rider| OrderCommand::AcceptOffer { rider }).await
 }
 
-async fn decline_offer(platform: Ctx, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
-    job(&platform, path.into_inner(), |rider| OrderCommand::DeclineOffer { rider }).await
+async fn decline_offer(
+    platform: Ctx,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    job(&platform, caller, path.into_inner(), |rider| OrderCommand::DeclineOffer { rider }).await
 }
 
-async fn pickup(platform: Ctx, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
-    job(&platform, path.into_inner(), |rider| OrderCommand::PickUp { rider }).await
+async fn pickup(platform: Ctx, caller: Caller, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    job(&platform, caller, path.into_inner(), |rider| OrderCommand::PickUp { rider }).await
 }
 
 #[derive(Deserialize, Default)]
@@ -128,14 +154,16 @@ struct Deliver {
 
 async fn deliver(
     platform: Ctx,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: OptionalJson<Deliver>,
 ) -> Result<HttpResponse, ApiError> {
     let (rider_id, _) = rider_of(&platform, &path.0)?;
+    caller.acts_as_rider(rider_id, false)?;
     let position = match body.0.position {
         Some(position) => position,
         None => orders_access::rider_position(&platform, rider_id).await?,
     };
     let geofence_m = platform.settings.orders.delivery_geofence_m;
-    job(&platform, path.into_inner(), |rider| OrderCommand::Deliver { rider, position, geofence_m }).await
+    job(&platform, caller, path.into_inner(), |rider| OrderCommand::Deliver { rider, position, geofence_m }).await
 }

@@ -7,6 +7,7 @@ use crate::actors::{GetBoard, GetStore, StoreCmd};
 use crate::domain::order::{Canceller, OrderCommand};
 use crate::domain::store::{MenuItem, StoreCommand, StoreProfile};
 use crate::domain::{Currency, GeoPoint, ItemId, Money, OrderId, StoreId, ZoneId};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::orders_access;
@@ -90,7 +91,8 @@ fn default_accept_secs() -> u32 {
 }
 
 #[tracing::instrument(skip_all)]
-async fn register(platform: Ctx, body: Json<NewStore>) -> Result<HttpResponse, ApiError> {
+async fn register(platform: Ctx, caller: Caller, body: Json<NewStore>) -> Result<HttpResponse, ApiError> {
+    caller.require_operator()?;
     let body = body.0;
     let currency = Currency::parse(&body.currency).map_err(|e| ApiError::invalid("currency", e.message))?;
     let zone = match body.zone {
@@ -156,18 +158,19 @@ async fn menu(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, Ap
     Ok(HttpResponse::Ok().json(serde_json::json!({ "store_id": store.id, "open": store.open, "items": items })))
 }
 
-async fn run(platform: &Ctx, raw: &str, command: StoreCommand) -> Result<HttpResponse, ApiError> {
-    let (_, addr) = store_of(platform, raw).await?;
+async fn run(platform: &Ctx, caller: Caller, raw: &str, command: StoreCommand) -> Result<HttpResponse, ApiError> {
+    let (store_id, addr) = store_of(platform, raw).await?;
+    caller.acts_for_store(store_id)?;
     let store = addr.send(StoreCmd(command)).await.map_err(crate::actors::CommandError::from)??;
     Ok(HttpResponse::Ok().json(StoreView::of(&store, None)))
 }
 
-async fn open(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    run(&platform, &path, StoreCommand::Open).await
+async fn open(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    run(&platform, caller, &path, StoreCommand::Open).await
 }
 
-async fn close(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    run(&platform, &path, StoreCommand::Close).await
+async fn close(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    run(&platform, caller, &path, StoreCommand::Close).await
 }
 
 #[derive(Deserialize)]
@@ -178,22 +181,30 @@ struct Availability {
 
 async fn set_availability(
     platform: Ctx,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: Json<Availability>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, item) = path.into_inner();
     let item: ItemId = id(&item, "menu item")?;
-    run(&platform, &store, StoreCommand::SetAvailability { item, available: body.0.available }).await
+    run(&platform, caller, &store, StoreCommand::SetAvailability { item, available: body.0.available }).await
 }
 
-async fn board(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn board(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (store_id, addr) = store_of(&platform, &path).await?;
+    caller.acts_for_store(store_id)?;
     let orders = addr.send(GetBoard).await.map_err(crate::actors::CommandError::from)?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "store_id": store_id, "orders": orders })))
 }
 
-async fn act(platform: &Ctx, path: (String, String), command: OrderCommand) -> Result<HttpResponse, ApiError> {
+async fn act(
+    platform: &Ctx,
+    caller: Caller,
+    path: (String, String),
+    command: OrderCommand,
+) -> Result<HttpResponse, ApiError> {
     let (store_id, _) = store_of(platform, &path.0).await?;
+    caller.acts_for_store(store_id)?;
     let order_id: OrderId = id(&path.1, "order")?;
     let order = orders_access::store_command(platform, store_id, order_id, command).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
@@ -207,10 +218,11 @@ struct Accept {
 
 async fn accept(
     platform: Ctx,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: Json<Accept>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&platform, path.into_inner(), OrderCommand::Accept { prep_minutes: body.0.prep_minutes }).await
+    act(&platform, caller, path.into_inner(), OrderCommand::Accept { prep_minutes: body.0.prep_minutes }).await
 }
 
 #[derive(Deserialize)]
@@ -221,24 +233,27 @@ struct Reason {
 
 async fn reject(
     platform: Ctx,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: Json<Reason>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&platform, path.into_inner(), OrderCommand::Reject { reason: body.0.reason }).await
+    act(&platform, caller, path.into_inner(), OrderCommand::Reject { reason: body.0.reason }).await
 }
 
 async fn ready(
     platform: Ctx,
+    caller: Caller,
     path: web::Path<(String, String)>,
     _body: OptionalJson<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&platform, path.into_inner(), OrderCommand::MarkReady).await
+    act(&platform, caller, path.into_inner(), OrderCommand::MarkReady).await
 }
 
 async fn cancel(
     platform: Ctx,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: Json<Reason>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&platform, path.into_inner(), OrderCommand::Cancel(Canceller::Store { reason: body.0.reason })).await
+    act(&platform, caller, path.into_inner(), OrderCommand::Cancel(Canceller::Store { reason: body.0.reason })).await
 }

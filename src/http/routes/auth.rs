@@ -1,0 +1,132 @@
+//! Accounts and tokens: sign up, log in, refresh, log out; operators create staff, rider
+//! and operator accounts.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{AccountError, Accounts, Role};
+use crate::domain::{RiderId, StoreId};
+use crate::http::caller::Caller;
+use crate::http::error::ApiError;
+use crate::http::extract::Json;
+
+use super::Ctx;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/signup", web::post().to(signup))
+        .route("/auth/login", web::post().to(login))
+        .route("/auth/refresh", web::post().to(refresh))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/auth/me", web::get().to(me))
+        .route("/accounts", web::post().to(create));
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        use actix_web::http::StatusCode as S;
+        let message = error.to_string();
+        match error {
+            AccountError::InvalidEmail => ApiError::invalid("email", message),
+            AccountError::WeakPassword => ApiError::invalid("password", message),
+            AccountError::InvalidName => ApiError::invalid("name", message),
+            AccountError::EmailTaken => ApiError::new(S::CONFLICT, "email_taken", message).field("email"),
+            AccountError::BadCredentials | AccountError::InvalidRefresh => {
+                ApiError::new(S::UNAUTHORIZED, "unauthorized", message)
+            }
+            AccountError::Storage(storage) => crate::actors::CommandError::from(storage).into(),
+            AccountError::Hashing(_) => ApiError::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Signup {
+    email: String,
+    password: String,
+    name: String,
+}
+
+/// A new customer account, logged in.
+#[tracing::instrument(skip_all)]
+async fn signup(accounts: web::Data<Accounts>, body: Json<Signup>) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    accounts.register(&body.email, &body.password, &body.name, Role::Customer, None).await?;
+    let tokens = accounts.login(&body.email, &body.password).await?;
+    Ok(HttpResponse::Created().json(tokens))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    email: String,
+    password: String,
+}
+
+#[tracing::instrument(skip_all)]
+async fn login(accounts: web::Data<Accounts>, body: Json<Login>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(accounts.login(&body.0.email, &body.0.password).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refresh {
+    refresh_token: String,
+}
+
+async fn refresh(accounts: web::Data<Accounts>, body: Json<Refresh>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(accounts.refresh(&body.0.refresh_token).await?))
+}
+
+async fn logout(accounts: web::Data<Accounts>, body: Json<Refresh>) -> Result<HttpResponse, ApiError> {
+    accounts.logout(&body.0.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn me(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "role": caller.0.role, "subject": caller.0.subject }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    email: String,
+    password: String,
+    name: String,
+    role: Role,
+    /// The store (for staff) or rider the account acts as; operators and customers get a
+    /// new id.
+    #[serde(default)]
+    subject: Option<uuid::Uuid>,
+}
+
+/// Operators create store staff, rider and operator accounts.
+#[tracing::instrument(skip_all)]
+async fn create(
+    platform: Ctx,
+    accounts: web::Data<Accounts>,
+    caller: Caller,
+    body: Json<NewAccount>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_operator()?;
+    let body = body.0;
+    let subject = match body.role {
+        Role::Store => {
+            let id = body.subject.ok_or_else(|| ApiError::invalid("subject", "store staff need the store's id"))?;
+            platform.store(StoreId::from_uuid(id)).ok_or_else(|| ApiError::invalid("subject", "no such store"))?;
+            Some(id)
+        }
+        Role::Rider => {
+            let id =
+                body.subject.ok_or_else(|| ApiError::invalid("subject", "a rider account needs the rider's id"))?;
+            platform.rider(RiderId::from_uuid(id)).ok_or_else(|| ApiError::invalid("subject", "no such rider"))?;
+            Some(id)
+        }
+        Role::Customer | Role::Operator => None,
+    };
+    let account = accounts.register(&body.email, &body.password, &body.name, body.role, subject).await?;
+    Ok(HttpResponse::Created().json(json!({
+        "id": account.id, "email": account.email, "role": account.role, "subject": account.subject, "name": account.name
+    })))
+}
