@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use crate::actors::{self, Platform, Recovered};
 use crate::auth::{Accounts, Authenticator, JwtAuthenticator};
 use crate::config::Settings;
-use crate::payment::SandboxGateway;
+use crate::payment::{CircuitBreaker, SandboxGateway};
 use crate::persistence::Storage;
 use crate::{http, sim};
 
@@ -32,8 +32,12 @@ impl Application {
         let storage = Storage::connect(&settings.database.url, settings.database.max_connections)
             .await
             .with_context(|| format!("connecting to the {} database", backend_name(&settings.database.url)))?;
-        let gateway = Arc::new(SandboxGateway::new(settings.payment.clone()));
-        let platform = Platform::new(settings.clone(), storage, gateway, actix::Arbiter::current());
+        let gateway = Arc::new(CircuitBreaker::new(
+            SandboxGateway::new(settings.payment.clone()),
+            settings.payment.breaker.clone(),
+        ));
+        let platform = Platform::new(settings.clone(), storage, gateway.clone(), actix::Arbiter::current());
+        let sandbox = web::Data::new(gateway);
 
         let jwt = Arc::new(JwtAuthenticator::new(&settings.auth.keys()).context("configuring token keys")?);
         let accounts =
@@ -61,6 +65,7 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(auth.clone())
                 .app_data(accounts.clone())
+                .app_data(sandbox.clone())
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
             .configure(routes::auth::configure)
+            .configure(routes::ops::configure_v1)
             .configure(routes::stores::configure)
             .configure(routes::orders::configure)
             .configure(routes::riders::configure)

@@ -100,6 +100,15 @@ async fn place(
         return replay(&existing, &fingerprint);
     }
 
+    // While the payment provider is down, refuse at once rather than take an order that
+    // cannot be paid for.
+    if !platform.gateway.available() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "payment_unavailable",
+            "the payment provider is unavailable; retry shortly",
+        ));
+    }
     let store = platform.store(request.store_id).ok_or_else(|| ApiError::invalid("store_id", "no such store"))?;
     let items: Vec<(ItemId, u32)> = request.items.iter().map(|l| (l.item_id, l.quantity)).collect();
     let (quote, store) =

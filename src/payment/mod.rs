@@ -4,7 +4,9 @@
 //! delivery. Every call carries the order id as the provider's idempotency key, so a call
 //! repeated after a crash never charges twice.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+mod breaker;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,7 +33,14 @@ pub trait PaymentGateway: Send + Sync + 'static {
     async fn void(&self, order: OrderId, authorization: &str) -> Result<(), PaymentError>;
     /// Take the held money. Capturing twice is not an error.
     async fn capture(&self, order: OrderId, authorization: &str) -> Result<(), PaymentError>;
+
+    /// Whether calls can be expected to go through now (false while a breaker is open).
+    fn available(&self) -> bool {
+        true
+    }
 }
+
+pub use breaker::{BreakerSettings, CircuitBreaker, CircuitState};
 
 /// How the sandbox behaves, like a provider's test mode.
 #[derive(Clone, Debug, serde::Deserialize)]
@@ -43,11 +52,20 @@ pub struct SandboxSettings {
     pub latency_ms: u64,
     /// Amounts above this are declined ("insufficient funds"); 0 means no limit.
     pub decline_above: i64,
+    /// Start with the provider failing (every call "unavailable"), as a provider's outage.
+    pub failing: bool,
+    pub breaker: BreakerSettings,
 }
 
 impl Default for SandboxSettings {
     fn default() -> Self {
-        SandboxSettings { decline_rate: 0.0, latency_ms: 50, decline_above: 0 }
+        SandboxSettings {
+            decline_rate: 0.0,
+            latency_ms: 50,
+            decline_above: 0,
+            failing: false,
+            breaker: BreakerSettings::default(),
+        }
     }
 }
 
@@ -64,11 +82,31 @@ pub struct SandboxGateway {
     settings: SandboxSettings,
     holds: DashMap<OrderId, Hold>,
     counter: AtomicU64,
+    /// The failure switch: while set, every call fails as if the provider were down.
+    failing: AtomicBool,
 }
 
 impl SandboxGateway {
     pub fn new(settings: SandboxSettings) -> Self {
-        SandboxGateway { settings, holds: DashMap::new(), counter: AtomicU64::new(0) }
+        let failing = AtomicBool::new(settings.failing);
+        SandboxGateway { settings, holds: DashMap::new(), counter: AtomicU64::new(0), failing }
+    }
+
+    /// Flip the failure switch.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::Relaxed);
+    }
+
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    fn check_up(&self) -> Result<(), PaymentError> {
+        if self.is_failing() {
+            Err(PaymentError::Unavailable("sandbox provider is failing (failure switch on)".into()))
+        } else {
+            Ok(())
+        }
     }
 
     async fn delay(&self) {
@@ -94,6 +132,7 @@ impl SandboxGateway {
 impl PaymentGateway for SandboxGateway {
     async fn authorize(&self, order: OrderId, amount: Money) -> Result<String, PaymentError> {
         self.delay().await;
+        self.check_up()?;
         let decision = self.holds.entry(order).or_insert_with(|| {
             let over_limit = self.settings.decline_above > 0 && amount.amount > self.settings.decline_above;
             if over_limit {
@@ -114,11 +153,13 @@ impl PaymentGateway for SandboxGateway {
 
     async fn void(&self, order: OrderId, authorization: &str) -> Result<(), PaymentError> {
         self.delay().await;
+        self.check_up()?;
         self.settle(order, authorization, Hold::Voided)
     }
 
     async fn capture(&self, order: OrderId, authorization: &str) -> Result<(), PaymentError> {
         self.delay().await;
+        self.check_up()?;
         self.settle(order, authorization, Hold::Captured)
     }
 }
@@ -145,9 +186,9 @@ mod tests {
 
     #[tokio::test]
     async fn declines_follow_the_settings() {
-        let gateway = SandboxGateway::new(SandboxSettings { decline_rate: 1.0, latency_ms: 0, decline_above: 0 });
+        let gateway = SandboxGateway::new(SandboxSettings { decline_rate: 1.0, latency_ms: 0, ..Default::default() });
         assert!(matches!(gateway.authorize(OrderId::random(), krw(1)).await, Err(PaymentError::Declined(_))));
-        let capped = SandboxGateway::new(SandboxSettings { decline_rate: 0.0, latency_ms: 0, decline_above: 100 });
+        let capped = SandboxGateway::new(SandboxSettings { latency_ms: 0, decline_above: 100, ..Default::default() });
         assert!(capped.authorize(OrderId::random(), krw(100)).await.is_ok());
         assert!(capped.authorize(OrderId::random(), krw(101)).await.is_err());
     }
