@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::http::limits::LimitSettings;
 use crate::matching::SpeedModel;
 use crate::payment::SandboxSettings;
 
@@ -21,6 +22,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub ws: WsSettings,
+    pub limits: LimitSettings,
 }
 
 #[derive(Clone, Deserialize)]

@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use crate::actors::{self, Platform, Recovered};
 use crate::auth::{Accounts, Authenticator, JwtAuthenticator};
 use crate::config::Settings;
+use crate::http::limits::Limits;
 use crate::payment::{CircuitBreaker, SandboxGateway};
 use crate::persistence::Storage;
 use crate::{http, sim};
@@ -38,6 +39,15 @@ impl Application {
         ));
         let platform = Platform::new(settings.clone(), storage, gateway.clone(), actix::Arbiter::current());
         let sandbox = web::Data::new(gateway);
+        let limits = web::Data::new(Limits::new(&settings.limits));
+        let pruned = limits.clone();
+        actix::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                pruned.prune();
+            }
+        });
 
         let jwt = Arc::new(JwtAuthenticator::new(&settings.auth.keys()).context("configuring token keys")?);
         let accounts =
@@ -66,6 +76,7 @@ impl Application {
                 .app_data(auth.clone())
                 .app_data(accounts.clone())
                 .app_data(sandbox.clone())
+                .app_data(limits.clone())
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })

@@ -114,4 +114,49 @@ async fn the_payment_circuit_opens_fails_fast_and_closes_again(backend: Backend)
     assert_eq!(sandbox["circuit"], "closed");
 }
 
-on_both_backends!(accounts_sign_up_log_in_refresh_and_log_out, the_payment_circuit_opens_fails_fast_and_closes_again);
+async fn logins_and_orders_are_rate_limited(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(
+        &db,
+        &[
+            ("BAEDAL__LIMITS__LOGIN_PER_MINUTE_PER_ACCOUNT", "3"),
+            ("BAEDAL__LIMITS__LOGIN_PER_MINUTE_PER_IP", "5"),
+            ("BAEDAL__LIMITS__ORDERS_PER_MINUTE_PER_ACCOUNT", "2"),
+        ],
+    );
+    let api = server.api.with_token(None);
+    let guess = |email: &str| json!({"email": email, "password": "guessing badly"});
+    for _ in 0..3 {
+        assert_eq!(api.post("/v1/auth/login", guess("victim@example.com")).await.0, 401);
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", api.base))
+        .json(&guess("victim@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Other accounts from the same address: allowed until the per-address limit.
+    assert_eq!(api.post("/v1/auth/login", guess("a@example.com")).await.0, 401);
+    assert_eq!(api.post("/v1/auth/login", guess("b@example.com")).await.0, 429, "the address is over its limit");
+
+    let (store, item) = server.api.create_store(STORE, 60).await;
+    let customer = uuid::Uuid::new_v4().to_string();
+    let body = order_body(&store, &item, &customer, DROPOFF);
+    assert_eq!(server.api.place("rl-1", &body).await.0, 201);
+    assert_eq!(server.api.place("rl-2", &body).await.0, 201);
+    let (status, error) = server.api.place("rl-3", &body).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (429, Some("rate_limited")));
+    let other = uuid::Uuid::new_v4().to_string();
+    assert_eq!(server.api.place("rl-4", &order_body(&store, &item, &other, DROPOFF)).await.0, 201);
+}
+
+on_both_backends!(
+    accounts_sign_up_log_in_refresh_and_log_out,
+    the_payment_circuit_opens_fails_fast_and_closes_again,
+    logins_and_orders_are_rate_limited,
+);

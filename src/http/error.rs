@@ -26,11 +26,17 @@ pub struct ErrorBody {
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// Seconds to wait before retrying (503 and 429 always say; this overrides the default).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, body: ErrorBody { code, message: message.into(), field: None, current_status: None } }
+        ApiError {
+            status,
+            body: ErrorBody { code, message: message.into(), field: None, current_status: None },
+            retry_after: None,
+        }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -50,6 +56,11 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     pub fn with_status(mut self, status: OrderStatus) -> Self {
         self.body.current_status = Some(status);
         self
@@ -63,8 +74,14 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header((header::RETRY_AFTER, "1"));
+        match (self.retry_after, self.status) {
+            (Some(secs), _) => {
+                response.insert_header((header::RETRY_AFTER, secs.to_string()));
+            }
+            (None, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
         }
         response.json(serde_json::json!({ "error": self.body }))
     }

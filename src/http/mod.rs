@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod error;
 pub mod extract;
+pub mod limits;
 mod orders_access;
 pub(crate) mod routes;
 pub mod views;

@@ -1,7 +1,7 @@
 //! Accounts and tokens: sign up, log in, refresh, log out; operators create staff, rider
 //! and operator accounts.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -10,6 +10,7 @@ use crate::domain::{RiderId, StoreId};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::Json;
+use crate::http::limits::Limits;
 
 use super::Ctx;
 
@@ -65,7 +66,13 @@ struct Login {
 }
 
 #[tracing::instrument(skip_all)]
-async fn login(accounts: web::Data<Accounts>, body: Json<Login>) -> Result<HttpResponse, ApiError> {
+async fn login(
+    accounts: web::Data<Accounts>,
+    limits: web::Data<Limits>,
+    req: HttpRequest,
+    body: Json<Login>,
+) -> Result<HttpResponse, ApiError> {
+    limits.login(&body.0.email, req.peer_addr().map(|a| a.ip()))?;
     Ok(HttpResponse::Ok().json(accounts.login(&body.0.email, &body.0.password).await?))
 }
 

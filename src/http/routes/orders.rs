@@ -10,6 +10,7 @@ use crate::domain::{CustomerId, GeoPoint, IdempotencyKey, ItemId, OrderId, Store
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
+use crate::http::limits::Limits;
 use crate::http::orders_access;
 use crate::http::views::OrderView;
 
@@ -64,12 +65,14 @@ fn replay(existing: &crate::domain::order::Order, fingerprint: &str) -> Result<H
 async fn place(
     platform: Ctx,
     caller: Caller,
+    limits: web::Data<Limits>,
     req: HttpRequest,
     body: Json<PlaceOrder>,
 ) -> Result<HttpResponse, ApiError> {
     let customer = caller.customer().ok_or_else(|| {
         ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "forbidden", "orders are placed with a customer token")
     })?;
+    limits.order(customer.as_uuid(), req.peer_addr().map(|a| a.ip()))?;
     let raw_key = req.headers().get("Idempotency-Key").ok_or_else(|| {
         ApiError::bad_request("missing_header", "the Idempotency-Key header is required").field("Idempotency-Key")
     })?;
