@@ -163,6 +163,8 @@ pub struct DemoSettings {
 pub struct LogSettings {
     /// An `EnvFilter` directive; `RUST_LOG` wins when set.
     pub filter: String,
+    /// `text` (readable, for development) or `json` (for production log pipelines).
+    pub format: String,
 }
 
 impl Default for ServerSettings {
@@ -209,7 +211,7 @@ impl Default for DemoSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { filter: "info,sqlx=warn".into() }
+        LogSettings { filter: "info,sqlx=warn".into(), format: "text".into() }
     }
 }
 

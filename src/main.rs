@@ -8,7 +8,7 @@ use baedal::telemetry;
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    telemetry::init(&settings.log.filter);
+    telemetry::init(&settings.log.filter, &settings.log.format);
     let demo = settings.demo.enabled;
     let keys = settings.auth.keys();
     let host = settings.server.host.clone();

@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::http::limits::Limits;
 use crate::payment::{CircuitBreaker, SandboxGateway};
 use crate::persistence::Storage;
-use crate::{http, sim};
+use crate::{http, sim, telemetry};
 
 pub struct Application {
     server: Server,
@@ -29,6 +29,7 @@ impl Application {
     /// listener (port 0 picks a free one). Must run inside an actix system.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
+        telemetry::metrics();
         prepare_sqlite_dir(&settings.database.url)?;
         let storage = Storage::connect(&settings.database.url, settings.database.max_connections)
             .await
@@ -71,7 +72,8 @@ impl Application {
         let data = web::Data::new(platform.clone());
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(actix_web::middleware::from_fn(telemetry::observe_http))
+                .wrap(tracing_actix_web::TracingLogger::<telemetry::RequestSpans>::new())
                 .app_data(data.clone())
                 .app_data(auth.clone())
                 .app_data(accounts.clone())

@@ -85,7 +85,7 @@ async fn a_panicking_actor_restarts_from_storage_and_the_others_never_notice() {
                 store_accept_secs: 600,
                 request_fingerprint: "test".into(),
             };
-            platform.start_order(id).send(Execute(OrderCommand::Place(terms))).await.unwrap().unwrap();
+            platform.start_order(id).send(Execute::new(OrderCommand::Place(terms))).await.unwrap().unwrap();
         }
     };
     let (victim, bystander) = (OrderId::random(), OrderId::random());
@@ -94,7 +94,7 @@ async fn a_panicking_actor_restarts_from_storage_and_the_others_never_notice() {
     wait_status(&app, victim, OrderStatus::AwaitingStore).await;
     let bystander_before = wait_status(&app, bystander, OrderStatus::AwaitingStore).await;
     let victim_addr = platform.order(victim).unwrap();
-    victim_addr.send(Execute(OrderCommand::Accept { prep_minutes: 10 })).await.unwrap().unwrap();
+    victim_addr.send(Execute::new(OrderCommand::Accept { prep_minutes: 10 })).await.unwrap().unwrap();
     let victim_before = victim_addr.send(GetOrder).await.unwrap().unwrap().unwrap();
 
     // The fault, and a command queued right behind it on the same address.
@@ -103,7 +103,7 @@ async fn a_panicking_actor_restarts_from_storage_and_the_others_never_notice() {
     let after = victim_addr.send(GetOrder).await.unwrap().unwrap().expect("reloaded from storage");
     assert_eq!(after, victim_before);
     assert_eq!(platform.restarts(), 1);
-    let ready = victim_addr.send(Execute(OrderCommand::MarkReady)).await.unwrap().unwrap();
+    let ready = victim_addr.send(Execute::new(OrderCommand::MarkReady)).await.unwrap().unwrap();
     assert_eq!(ready.status(), OrderStatus::ReadyForPickup);
 
     // Nobody else noticed.

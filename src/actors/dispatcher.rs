@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::domain::order::OrderCommand;
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
 use crate::matching::{self, BatchSettings, RiderIndex};
+use crate::telemetry::names;
 
 use super::order_actor::Execute;
 use super::Platform;
@@ -159,6 +160,7 @@ impl Dispatcher {
             BatchSettings { k: settings.candidates_k.max(1), speed: settings.speed, age_weight: settings.age_weight };
         let pairings = matching::plan(&jobs, &self.free, &batch);
         let deadline = now + Duration::seconds(i64::from(settings.offer_timeout_secs));
+        metrics::histogram!(names::DISPATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
         tracing::debug!(
             zone = %self.zone,
             jobs = jobs.len(),
@@ -175,7 +177,7 @@ impl Dispatcher {
                 self.release(order);
                 continue;
             };
-            ctx.spawn(addr.send(Execute(OrderCommand::Offer { rider, deadline })).into_actor(self).map(
+            ctx.spawn(addr.send(Execute::new(OrderCommand::Offer { rider, deadline })).into_actor(self).map(
                 move |reply, _, ctx| {
                     if !matches!(reply, Ok(Ok(_))) {
                         ctx.notify(OfferRefused { order, rider });

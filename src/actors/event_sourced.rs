@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, ResponseActFuture, WrapFuture};
 
+use tracing::Instrument;
+
 use crate::domain::Aggregate;
 use crate::persistence::Journal;
+use crate::telemetry::names;
 
 use super::{CommandError, Platform};
 
@@ -127,12 +130,17 @@ fn commit<A: EventSourced>(
     };
     let store = stream.platform.storage.events.clone();
     let started = std::time::Instant::now();
-    Box::pin(append.write(store).into_actor(act).map(move |written, act, ctx| {
+    // The append runs in the caller's span (the request that caused it).
+    let write = append.write(store).instrument(tracing::Span::current());
+    Box::pin(write.into_actor(act).map(move |written, act, ctx| {
         let version = written.map_err(|error| {
             tracing::warn!(%error, "append failed; nothing applied");
             CommandError::from(error)
         })?;
-        tracing::debug!(version, elapsed_us = started.elapsed().as_micros() as u64, "appended");
+        let elapsed = started.elapsed();
+        metrics::histogram!(names::APPEND_SECONDS).record(elapsed.as_secs_f64());
+        metrics::histogram!(names::APPEND_BATCH).record(events.len() as f64);
+        tracing::debug!(version, elapsed_us = elapsed.as_micros() as u64, "appended");
         let stream = act.stream_mut();
         stream.journal.committed(version);
         stream.state = next;

@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use crate::domain::order::{Courier, Order, OrderCommand, OrderEvent, Payment, Phase};
+use crate::domain::order::{Courier, Order, OrderCommand, OrderEvent, OrderStatus, Payment, Phase};
 use crate::domain::rider::Duty;
 use crate::domain::{GeoPoint, OrderId, RiderId};
 use crate::matching::eta;
 use crate::payment::PaymentError;
+use crate::telemetry::names;
 
 use super::dispatcher::{Need, OrderNeeds};
 use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
@@ -28,10 +29,21 @@ use super::rider_actor::JobUpdate;
 use super::store_actor::{BoardEntry, BoardUpdate};
 use super::{CommandError, Platform};
 
-/// Run a command against the order; the reply is the order after it, once durable.
+/// Run a command against the order; the reply is the order after it, once durable. It
+/// carries the span of whoever sent it (an HTTP request, a timer, the dispatcher), so the
+/// work it causes is logged under the same request id.
 #[derive(Message)]
 #[rtype(result = "Result<Order, CommandError>")]
-pub struct Execute(pub OrderCommand);
+pub struct Execute {
+    pub command: OrderCommand,
+    span: tracing::Span,
+}
+
+impl Execute {
+    pub fn new(command: OrderCommand) -> Self {
+        Execute { command, span: tracing::Span::current() }
+    }
+}
 
 /// The order as it stands (`None`: no such order).
 #[derive(Message)]
@@ -65,6 +77,10 @@ pub struct OrderActor {
     rider_position: Option<(RiderId, GeoPoint)>,
     /// When the customer was last sent the rider's position (at most once a second).
     position_pushed: Option<Instant>,
+    /// The status this order is counted under in the metrics.
+    counted: Option<OrderStatus>,
+    /// The span of the command being handled, for what it causes.
+    span: tracing::Span,
 }
 
 type Call = Pin<Box<dyn Future<Output = Option<OrderCommand>>>>;
@@ -80,6 +96,8 @@ impl OrderActor {
             rider_told: None,
             rider_position: None,
             position_pushed: None,
+            counted: None,
+            span: tracing::Span::none(),
         }
     }
 
@@ -87,6 +105,7 @@ impl OrderActor {
         let Some(order) = self.stream.state.clone() else {
             return;
         };
+        self.count(order.status());
         self.sync_timers(&order, ctx);
         self.sync_payment(&order, ctx);
         self.sync_dispatch(&order);
@@ -96,6 +115,22 @@ impl OrderActor {
         if order.is_settled() {
             self.retire(ctx);
         }
+    }
+
+    /// Keep the live-orders-by-status gauge (and the finished counter) in step.
+    fn count(&mut self, status: OrderStatus) {
+        if self.counted == Some(status) {
+            return;
+        }
+        if let Some(old) = self.counted.filter(|s| !s.is_terminal()) {
+            metrics::gauge!(names::ORDERS_LIVE, "status" => old.as_str()).decrement(1.0);
+        }
+        if status.is_terminal() {
+            metrics::counter!(names::ORDERS_FINISHED, "status" => status.as_str()).increment(1);
+        } else {
+            metrics::gauge!(names::ORDERS_LIVE, "status" => status.as_str()).increment(1.0);
+        }
+        self.counted = Some(status);
     }
 
     /// The deadlines the order's state calls for, each with the command it fires.
@@ -144,7 +179,7 @@ impl OrderActor {
             let delay = (deadline - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1);
             let handle = ctx.run_later(delay, move |act, ctx| {
                 act.timers.retain(|(n, at, _)| !(*n == name && *at == deadline));
-                ctx.notify(Execute(command));
+                ctx.notify(Execute::new(command));
             });
             self.timers.push((name, deadline, handle));
         }
@@ -200,7 +235,7 @@ impl OrderActor {
         ctx.spawn(call.into_actor(self).map(move |outcome, act, ctx| {
             act.payment_in_flight = false;
             match outcome {
-                Some(command) => ctx.notify(Execute(command)),
+                Some(command) => ctx.notify(Execute::new(command)),
                 None => {
                     ctx.run_later(retry, |act, ctx| act.sync(ctx));
                 }
@@ -258,7 +293,7 @@ impl OrderActor {
         let speed = &self.platform.settings.dispatch.speed;
         let Some(eta) = eta::estimate(order, position, Utc::now(), speed) else { return };
         if order.eta.is_none_or(|current| eta.differs_from(&current)) {
-            ctx.notify(Execute(OrderCommand::UpdateEta(eta)));
+            ctx.notify(Execute::new(OrderCommand::UpdateEta(eta)));
         }
     }
 
@@ -310,6 +345,8 @@ impl EventSourced for OrderActor {
     }
 
     fn committed(&mut self, events: &[OrderEvent], ctx: &mut Context<Self>) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         let names: Vec<&'static str> = events.iter().map(OrderEvent::name).collect();
         tracing::info!(order = %self.id, events = ?names, "order events");
         let previous_rider = self.rider_told;
@@ -339,10 +376,14 @@ impl EventSourced for OrderActor {
 impl Handler<Execute> for OrderActor {
     type Result = AtomicResponse<Self, Result<Order, CommandError>>;
 
-    fn handle(&mut self, Execute(command): Execute, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, Execute { command, span }: Execute, ctx: &mut Context<Self>) -> Self::Result {
+        let entered = span.clone().entered();
+        self.span = span.clone();
         let now = Utc::now();
         let run = event_sourced::execute(self, ctx, |order| Order::decide(order, command, now));
-        AtomicResponse::new(Box::pin(run.map(|written, act, ctx| {
+        drop(entered);
+        AtomicResponse::new(Box::pin(run.map(move |written, act, ctx| {
+            let _entered = span.enter();
             if written? == 0 {
                 // A timer or a duplicate: re-arm whatever the state still needs.
                 act.sync(ctx);

@@ -135,7 +135,7 @@ impl EventSourced for RiderActor {
                     // An offer or a job not yet picked up goes back to dispatch.
                     if let Some(order) = self.duty.order() {
                         if let Some(addr) = self.platform.order(order) {
-                            addr.do_send(Execute(OrderCommand::ReleaseRider { rider: self.id }));
+                            addr.do_send(Execute::new(OrderCommand::ReleaseRider { rider: self.id }));
                         }
                     }
                 }

@@ -35,7 +35,7 @@ pub async fn stored(platform: &Platform, id: OrderId) -> Result<Option<Order>, A
 /// has retired); anything else goes to its actor, started if needed.
 pub async fn execute(platform: &Arc<Platform>, id: OrderId, command: OrderCommand) -> Result<Order, ApiError> {
     if let Some(addr) = platform.order(id) {
-        if let Ok(reply) = addr.send(Execute(command.clone())).await {
+        if let Ok(reply) = addr.send(Execute::new(command.clone())).await {
             return Ok(reply?);
         }
         // The actor retired between lookup and send: fall through to storage.
@@ -48,7 +48,7 @@ pub async fn execute(platform: &Arc<Platform>, id: OrderId, command: OrderComman
         }
         return Err(CommandError::Internal(format!("settled order {id} accepted a command")).into());
     }
-    Ok(platform.start_order(id).send(Execute(command)).await.map_err(CommandError::from)??)
+    Ok(platform.start_order(id).send(Execute::new(command)).await.map_err(CommandError::from)??)
 }
 
 /// A store's command on one of its own orders; another store's order is not found.

@@ -16,14 +16,22 @@ pub struct TestServer {
     pub api: Api,
     db_url: String,
     env: Vec<(String, String)>,
+    log: Option<std::path::PathBuf>,
 }
 
 impl TestServer {
     /// Start the server on `db` with test-friendly settings plus `env` overrides.
     pub fn start(db: &TestDb, env: &[(&str, &str)]) -> TestServer {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, base) = spawn(&db.url, &env);
-        TestServer { child: Some(child), api: Api::new(base), db_url: db.url.clone(), env }
+        let (child, base) = spawn(&db.url, &env, None);
+        TestServer { child: Some(child), api: Api::new(base), db_url: db.url.clone(), env, log: None }
+    }
+
+    /// Start with the server's logs (stderr) written to `log`.
+    pub fn start_logging(db: &TestDb, env: &[(&str, &str)], log: &std::path::Path) -> TestServer {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, base) = spawn(&db.url, &env, Some(log));
+        TestServer { child: Some(child), api: Api::new(base), db_url: db.url.clone(), env, log: Some(log.into()) }
     }
 
     /// SIGKILL: no shutdown hook runs.
@@ -58,7 +66,7 @@ impl TestServer {
     /// Start again on the same database and settings (on a new port).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
-        let (child, base) = spawn(&self.db_url, &self.env);
+        let (child, base) = spawn(&self.db_url, &self.env, self.log.as_deref());
         self.child = Some(child);
         self.api = Api::new(base);
     }
@@ -70,7 +78,7 @@ impl Drop for TestServer {
     }
 }
 
-fn spawn(db_url: &str, env: &[(String, String)]) -> (Child, String) {
+fn spawn(db_url: &str, env: &[(String, String)], log: Option<&std::path::Path>) -> (Child, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_baedal"));
     command
         .env("DATABASE_URL", db_url)
@@ -85,6 +93,9 @@ fn spawn(db_url: &str, env: &[(String, String)]) -> (Child, String) {
         .stderr(Stdio::inherit());
     for (key, value) in env {
         command.env(key, value);
+    }
+    if let Some(log) = log {
+        command.stderr(std::fs::File::create(log).expect("log file"));
     }
     let mut child = command.spawn().expect("start baedal");
     let stdout = child.stdout.take().expect("stdout");

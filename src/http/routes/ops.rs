@@ -14,7 +14,17 @@ use crate::payment::{CircuitBreaker, CircuitState, SandboxGateway};
 use super::Ctx;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health)).route("/ready", web::get().to(ready));
+    cfg.route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// Prometheus text exposition.
+async fn metrics(platform: Ctx) -> HttpResponse {
+    use crate::telemetry::names;
+    metrics::gauge!(names::WEBSOCKETS).set(platform.hub.sessions() as f64);
+    metrics::gauge!(names::ACTOR_RESTARTS).set(platform.restarts() as f64);
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::telemetry::metrics().render())
 }
 
 /// Operator tools under `/v1/ops`.

@@ -127,7 +127,12 @@ async fn place(
         store_accept_secs: store.accept_deadline_secs,
         request_fingerprint: fingerprint.clone(),
     };
-    match platform.start_order(order_id).send(Execute(OrderCommand::Place(terms))).await.map_err(CommandError::from)? {
+    match platform
+        .start_order(order_id)
+        .send(Execute::new(OrderCommand::Place(terms)))
+        .await
+        .map_err(CommandError::from)?
+    {
         Ok(order) => Ok(HttpResponse::Created()
             .insert_header(("Location", format!("/v1/orders/{order_id}")))
             .json(OrderView::from(&order))),
