@@ -8,6 +8,9 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actors::{self, Platform, Recovered};
 use crate::auth::{Accounts, Authenticator, JwtAuthenticator};
@@ -79,8 +82,13 @@ impl Application {
                 .app_data(accounts.clone())
                 .app_data(sandbox.clone())
                 .app_data(limits.clone())
+                .into_utoipa_app()
+                .openapi(http::openapi::ApiDoc::openapi())
                 .configure(http::configure)
+                // The document and an interactive page for it, served by the binary itself.
+                .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
                 .default_service(web::to(http::not_found))
+                .into_app()
         })
         // Live updates are small frames: send them at once, not after a delayed ACK.
         .on_connect(|connection, _| {

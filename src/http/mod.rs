@@ -5,6 +5,7 @@ pub mod caller;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod openapi;
 mod orders_access;
 pub(crate) mod routes;
 pub mod views;
@@ -12,7 +13,8 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use actix_web::web;
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::Platform;
 
@@ -23,14 +25,15 @@ pub struct AppState {
     pub platform: Arc<Platform>,
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Register every route (through `utoipa_actix_web`, so each is in the OpenAPI document).
+pub fn configure(cfg: &mut ServiceConfig) {
     cfg.app_data(extract::json_config())
         .app_data(extract::payload_config())
         .app_data(extract::path_config())
         .app_data(extract::query_config());
     routes::ops::configure(cfg);
     cfg.service(
-        web::scope("/v1")
+        scope("/v1")
             .configure(routes::auth::configure)
             .configure(routes::ops::configure_v1)
             .configure(routes::stores::configure)

@@ -1,9 +1,11 @@
 //! Accounts and tokens: sign up, log in, refresh, log out; operators create staff, rider
 //! and operator accounts.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{AccountError, Accounts, Role};
 use crate::domain::{RiderId, StoreId};
@@ -11,16 +13,12 @@ use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::Json;
 use crate::http::limits::Limits;
+use crate::http::openapi::{ApiErrors, ErrorResponse};
 
 use super::Ctx;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/signup", web::post().to(signup))
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/refresh", web::post().to(refresh))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/auth/me", web::get().to(me))
-        .route("/accounts", web::post().to(create));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(signup).service(login).service(refresh).service(logout).service(me).service(create);
 }
 
 impl From<AccountError> for ApiError {
@@ -41,7 +39,7 @@ impl From<AccountError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Signup {
     email: String,
@@ -50,6 +48,8 @@ struct Signup {
 }
 
 /// A new customer account, logged in.
+#[utoipa::path(tag = "auth", operation_id = "auth_signup", request_body = Signup, responses((status = 201, description = "Signed up and logged in"), ApiErrors))]
+#[post("/auth/signup")]
 #[tracing::instrument(skip_all)]
 async fn signup(accounts: web::Data<Accounts>, body: Json<Signup>) -> Result<HttpResponse, ApiError> {
     let body = body.0;
@@ -58,13 +58,15 @@ async fn signup(accounts: web::Data<Accounts>, body: Json<Signup>) -> Result<Htt
     Ok(HttpResponse::Created().json(tokens))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
     email: String,
     password: String,
 }
 
+#[utoipa::path(tag = "auth", operation_id = "auth_login", request_body = Login, responses((status = 200, description = "Tokens"), (status = 429, description = "Rate limited", body = ErrorResponse), ApiErrors))]
+#[post("/auth/login")]
 #[tracing::instrument(skip_all)]
 async fn login(
     accounts: web::Data<Accounts>,
@@ -76,26 +78,32 @@ async fn login(
     Ok(HttpResponse::Ok().json(accounts.login(&body.0.email, &body.0.password).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Refresh {
     refresh_token: String,
 }
 
+#[utoipa::path(tag = "auth", operation_id = "auth_refresh", request_body = Refresh, responses((status = 200, description = "New tokens"), ApiErrors))]
+#[post("/auth/refresh")]
 async fn refresh(accounts: web::Data<Accounts>, body: Json<Refresh>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(accounts.refresh(&body.0.refresh_token).await?))
 }
 
+#[utoipa::path(tag = "auth", operation_id = "auth_logout", request_body = Refresh, responses((status = 204, description = "Revoked"), ApiErrors))]
+#[post("/auth/logout")]
 async fn logout(accounts: web::Data<Accounts>, body: Json<Refresh>) -> Result<HttpResponse, ApiError> {
     accounts.logout(&body.0.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(tag = "auth", operation_id = "auth_me", responses((status = 200, description = "The caller"), ApiErrors), security(("bearer" = [])))]
+#[get("/auth/me")]
 async fn me(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "role": caller.0.role, "subject": caller.0.subject }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
     email: String,
@@ -109,6 +117,8 @@ struct NewAccount {
 }
 
 /// Operators create store staff, rider and operator accounts.
+#[utoipa::path(tag = "auth", operation_id = "accounts_create", request_body = NewAccount, responses((status = 201, description = "Created"), ApiErrors), security(("bearer" = [])))]
+#[post("/accounts")]
 #[tracing::instrument(skip_all)]
 async fn create(
     platform: Ctx,

@@ -2,25 +2,28 @@
 
 use std::sync::Arc;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, put, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::Json;
+use crate::http::openapi::ApiErrors;
 use crate::payment::{CircuitBreaker, CircuitState, SandboxGateway};
 
 use super::Ctx;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready))
-        .route("/metrics", web::get().to(metrics));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health).service(ready).service(render_metrics);
 }
 
 /// Prometheus text exposition.
-async fn metrics(platform: Ctx) -> HttpResponse {
+#[utoipa::path(tag = "ops", operation_id = "ops_metrics", responses((status = 200, description = "Prometheus text"), ApiErrors))]
+#[get("/metrics")]
+async fn render_metrics(platform: Ctx) -> HttpResponse {
     use crate::telemetry::names;
     metrics::gauge!(names::WEBSOCKETS).set(platform.hub.sessions() as f64);
     metrics::gauge!(names::ACTOR_RESTARTS).set(platform.restarts() as f64);
@@ -28,9 +31,8 @@ async fn metrics(platform: Ctx) -> HttpResponse {
 }
 
 /// Operator tools under `/v1/ops`.
-pub fn configure_v1(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ops/payment-sandbox", web::get().to(sandbox_state))
-        .route("/ops/payment-sandbox", web::put().to(set_sandbox));
+pub fn configure_v1(cfg: &mut ServiceConfig) {
+    cfg.service(sandbox_state).service(set_sandbox);
 }
 
 /// The sandbox payment provider behind its circuit breaker.
@@ -45,18 +47,22 @@ fn sandbox_view(sandbox: &Sandbox) -> serde_json::Value {
     json!({ "failing": sandbox.inner().is_failing(), "circuit": circuit })
 }
 
+#[utoipa::path(tag = "ops", operation_id = "ops_sandbox_state", responses((status = 200, description = "Switch and circuit state"), ApiErrors), security(("bearer" = [])))]
+#[get("/ops/payment-sandbox")]
 async fn sandbox_state(caller: Caller, sandbox: Sandbox) -> Result<HttpResponse, ApiError> {
     caller.require_operator()?;
     Ok(HttpResponse::Ok().json(sandbox_view(&sandbox)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SandboxSwitch {
     failing: bool,
 }
 
 /// The sandbox's failure switch: make the provider fail, as in an outage, or recover.
+#[utoipa::path(tag = "ops", operation_id = "ops_set_sandbox", request_body = SandboxSwitch, responses((status = 200, description = "Switch set"), ApiErrors), security(("bearer" = [])))]
+#[put("/ops/payment-sandbox")]
 async fn set_sandbox(caller: Caller, sandbox: Sandbox, body: Json<SandboxSwitch>) -> Result<HttpResponse, ApiError> {
     caller.require_operator()?;
     sandbox.inner().set_failing(body.0.failing);
@@ -65,11 +71,15 @@ async fn set_sandbox(caller: Caller, sandbox: Sandbox, body: Json<SandboxSwitch>
 }
 
 /// Live: the process answers.
+#[utoipa::path(tag = "ops", operation_id = "ops_health", responses((status = 200, description = "Alive"), ApiErrors))]
+#[get("/health")]
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// Ready: the database answers too.
+#[utoipa::path(tag = "ops", operation_id = "ops_ready", responses((status = 200, description = "The database answers"), ApiErrors))]
+#[get("/ready")]
 #[tracing::instrument(skip_all)]
 async fn ready(platform: Ctx) -> HttpResponse {
     let backend = platform.storage.backend;

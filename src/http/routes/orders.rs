@@ -1,7 +1,9 @@
 //! Orders: the customer places, tracks and cancels.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::{CommandError, Execute, QuoteOrder};
 use crate::auth::Role;
@@ -11,32 +13,35 @@ use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::limits::Limits;
+use crate::http::openapi::{ApiErrors, ErrorResponse, Point};
 use crate::http::orders_access;
 use crate::http::views::OrderView;
 
 use super::{id, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/orders", web::post().to(place))
-        .route("/orders/{order}", web::get().to(get))
-        .route("/orders/{order}/cancel", web::post().to(cancel));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(place).service(get).service(cancel);
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Line {
+    #[schema(value_type = uuid::Uuid)]
     item_id: ItemId,
     quantity: u32,
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlaceOrder {
     /// The caller's own id; taken from the token when absent.
     #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     customer_id: Option<CustomerId>,
+    #[schema(value_type = uuid::Uuid)]
     store_id: StoreId,
     items: Vec<Line>,
+    #[schema(value_type = Point)]
     delivery_point: GeoPoint,
 }
 
@@ -61,6 +66,8 @@ fn replay(existing: &crate::domain::order::Order, fingerprint: &str) -> Result<H
     Ok(HttpResponse::Ok().insert_header(("Idempotent-Replayed", "true")).json(OrderView::from(existing)))
 }
 
+#[utoipa::path(tag = "orders", operation_id = "orders_place", params(("Idempotency-Key" = String, Header, description = "Makes the placement safe to retry")), request_body = PlaceOrder, responses((status = 201, description = "Placed"), (status = 200, description = "A replay of the same request"), (status = 429, description = "Rate limited", body = ErrorResponse), ApiErrors), security(("bearer" = [])))]
+#[post("/orders")]
 #[tracing::instrument(skip_all, fields(order))]
 async fn place(
     platform: Ctx,
@@ -144,6 +151,8 @@ async fn place(
     }
 }
 
+#[utoipa::path(tag = "orders", operation_id = "orders_get", params(("order" = uuid::Uuid, Path)), responses((status = 200, description = "The order"), ApiErrors), security(("bearer" = [])))]
+#[get("/orders/{order}")]
 #[tracing::instrument(skip_all)]
 async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let order_id: OrderId = id(&path, "order")?;
@@ -151,7 +160,7 @@ async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<H
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelRequest {
     /// Required from an operator; a customer's cancellation needs none.
@@ -161,6 +170,8 @@ struct CancelRequest {
 
 /// The customer cancels until the store accepts (full refund); an operator cancels any live
 /// order, with a reason. Stores cancel through their own route.
+#[utoipa::path(tag = "orders", operation_id = "orders_cancel", params(("order" = uuid::Uuid, Path)), request_body = CancelRequest, responses((status = 200, description = "Cancelled"), ApiErrors), security(("bearer" = [])))]
+#[post("/orders/{order}/cancel")]
 #[tracing::instrument(skip_all)]
 async fn cancel(
     platform: Ctx,

@@ -1,7 +1,9 @@
 //! Riders: on and off duty, location, offers and jobs.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::{CommandError, GetRider, Ping, RiderCmd, RiderView};
 use crate::domain::order::OrderCommand;
@@ -10,24 +12,25 @@ use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
+use crate::http::openapi::{ApiErrors, Point};
 use crate::http::orders_access;
 use crate::http::views::OrderView;
 
 use super::{id, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/riders", web::post().to(register))
-        .route("/riders/{rider}", web::get().to(get))
-        .route("/riders/{rider}/online", web::post().to(online))
-        .route("/riders/{rider}/offline", web::post().to(offline))
-        .route("/riders/{rider}/location", web::put().to(location))
-        .route("/riders/{rider}/offers/{order}/accept", web::post().to(accept_offer))
-        .route("/riders/{rider}/offers/{order}/decline", web::post().to(decline_offer))
-        .route("/riders/{rider}/jobs/{order}/pickup", web::post().to(pickup))
-        .route("/riders/{rider}/jobs/{order}/deliver", web::post().to(deliver));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(register)
+        .service(get)
+        .service(online)
+        .service(offline)
+        .service(location)
+        .service(accept_offer)
+        .service(decline_offer)
+        .service(pickup)
+        .service(deliver);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRider {
     name: String,
@@ -35,6 +38,8 @@ struct NewRider {
     zone: Option<String>,
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_register", request_body = NewRider, responses((status = 201, description = "Registered"), ApiErrors), security(("bearer" = [])))]
+#[post("/riders")]
 #[tracing::instrument(skip_all)]
 async fn register(platform: Ctx, caller: Caller, body: Json<NewRider>) -> Result<HttpResponse, ApiError> {
     caller.require_operator()?;
@@ -62,6 +67,8 @@ fn rider_of(platform: &Ctx, raw: &str) -> Result<(RiderId, actix::Addr<crate::ac
     Ok((rider_id, addr))
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_get", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "The rider"), ApiErrors), security(("bearer" = [])))]
+#[get("/riders/{rider}")]
 async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (rider_id, addr) = rider_of(&platform, &path)?;
     caller.acts_as_rider(rider_id, true)?;
@@ -70,12 +77,15 @@ async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<H
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Online {
+    #[schema(value_type = Point)]
     position: GeoPoint,
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_online", params(("rider" = uuid::Uuid, Path)), request_body = Online, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/riders/{rider}/online")]
 async fn online(
     platform: Ctx,
     caller: Caller,
@@ -91,6 +101,8 @@ async fn online(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_offline", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/riders/{rider}/offline")]
 async fn offline(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (rider_id, addr) = rider_of(&platform, &path)?;
     caller.acts_as_rider(rider_id, true)?;
@@ -98,6 +110,8 @@ async fn offline(platform: Ctx, caller: Caller, path: web::Path<String>) -> Resu
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_location", params(("rider" = uuid::Uuid, Path)), request_body = Point, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[put("/riders/{rider}/location")]
 async fn location(
     platform: Ctx,
     caller: Caller,
@@ -124,6 +138,8 @@ async fn job(
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_accept_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/riders/{rider}/offers/{order}/accept")]
 async fn accept_offer(
     platform: Ctx,
     caller: Caller,
@@ -132,6 +148,8 @@ async fn accept_offer(
     job(&platform, caller, path.into_inner(), |rider| OrderCommand::AcceptOffer { rider }).await
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_decline_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/riders/{rider}/offers/{order}/decline")]
 async fn decline_offer(
     platform: Ctx,
     caller: Caller,
@@ -140,18 +158,23 @@ async fn decline_offer(
     job(&platform, caller, path.into_inner(), |rider| OrderCommand::DeclineOffer { rider }).await
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_pickup", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/riders/{rider}/jobs/{order}/pickup")]
 async fn pickup(platform: Ctx, caller: Caller, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     job(&platform, caller, path.into_inner(), |rider| OrderCommand::PickUp { rider }).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Deliver {
     /// Where the rider is; defaults to their last ping.
     #[serde(default)]
+    #[schema(value_type = Option<Point>)]
     position: Option<GeoPoint>,
 }
 
+#[utoipa::path(tag = "riders", operation_id = "riders_deliver", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Deliver, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/riders/{rider}/jobs/{order}/deliver")]
 async fn deliver(
     platform: Ctx,
     caller: Caller,

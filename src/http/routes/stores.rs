@@ -1,7 +1,9 @@
 //! Stores: browse and register; the store tablet's actions on its orders.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::{GetBoard, GetStore, StoreCmd};
 use crate::domain::order::{Canceller, OrderCommand};
@@ -10,33 +12,37 @@ use crate::domain::{Currency, GeoPoint, ItemId, Money, OrderId, StoreId, ZoneId}
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
+use crate::http::openapi::{ApiErrors, Point};
 use crate::http::orders_access;
 use crate::http::views::{OrderView, StoreView};
 
 use super::{id, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stores", web::get().to(list))
-        .route("/stores", web::post().to(register))
-        .route("/stores/{store}", web::get().to(get))
-        .route("/stores/{store}/menu", web::get().to(menu))
-        .route("/stores/{store}/menu/{item}", web::put().to(set_availability))
-        .route("/stores/{store}/open", web::post().to(open))
-        .route("/stores/{store}/close", web::post().to(close))
-        .route("/stores/{store}/orders", web::get().to(board))
-        .route("/stores/{store}/orders/{order}/accept", web::post().to(accept))
-        .route("/stores/{store}/orders/{order}/reject", web::post().to(reject))
-        .route("/stores/{store}/orders/{order}/ready", web::post().to(ready))
-        .route("/stores/{store}/orders/{order}/cancel", web::post().to(cancel));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(register)
+        .service(get)
+        .service(get_menu)
+        .service(set_availability)
+        .service(open)
+        .service(close)
+        .service(board)
+        .service(accept)
+        .service(reject)
+        .service(ready)
+        .service(cancel);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Near {
     lat: Option<f64>,
     lon: Option<f64>,
 }
 
 /// Open stores that deliver to `lat`,`lon`, nearest first; without a point, every store.
+#[utoipa::path(tag = "stores", operation_id = "stores_list", params(Near), responses((status = 200, description = "Stores, nearest first"), ApiErrors))]
+#[get("/stores")]
 #[tracing::instrument(skip_all)]
 async fn list(platform: Ctx, near: web::Query<Near>) -> Result<HttpResponse, ApiError> {
     let point = match (near.lat, near.lon) {
@@ -59,7 +65,7 @@ async fn list(platform: Ctx, near: web::Query<Near>) -> Result<HttpResponse, Api
     Ok(HttpResponse::Ok().json(serde_json::json!({ "stores": stores })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewMenuItem {
     name: String,
@@ -72,12 +78,13 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStore {
     name: String,
     #[serde(default)]
     zone: Option<String>,
+    #[schema(value_type = Point)]
     location: GeoPoint,
     delivery_radius_m: u32,
     #[serde(default = "default_accept_secs")]
@@ -90,6 +97,8 @@ fn default_accept_secs() -> u32 {
     300
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_register", request_body = NewStore, responses((status = 201, description = "Registered"), ApiErrors), security(("bearer" = [])))]
+#[post("/stores")]
 #[tracing::instrument(skip_all)]
 async fn register(platform: Ctx, caller: Caller, body: Json<NewStore>) -> Result<HttpResponse, ApiError> {
     caller.require_operator()?;
@@ -137,6 +146,8 @@ async fn store_of(platform: &Ctx, raw: &str) -> Result<(StoreId, actix::Addr<cra
     Ok((store_id, addr))
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_get", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "The store"), ApiErrors))]
+#[get("/stores/{store}")]
 async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (_, addr) = store_of(&platform, &path).await?;
     let store = addr
@@ -147,7 +158,9 @@ async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, Api
     Ok(HttpResponse::Ok().json(StoreView::of(&store, None)))
 }
 
-async fn menu(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(tag = "stores", operation_id = "stores_menu", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Its menu"), ApiErrors))]
+#[get("/stores/{store}/menu")]
+async fn get_menu(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (_, addr) = store_of(&platform, &path).await?;
     let store = addr
         .send(GetStore)
@@ -165,20 +178,26 @@ async fn run(platform: &Ctx, caller: Caller, raw: &str, command: StoreCommand) -
     Ok(HttpResponse::Ok().json(StoreView::of(&store, None)))
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_open", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/stores/{store}/open")]
 async fn open(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     run(&platform, caller, &path, StoreCommand::Open).await
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_close", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/stores/{store}/close")]
 async fn close(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     run(&platform, caller, &path, StoreCommand::Close).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Availability {
     available: bool,
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_set_availability", params(("store" = uuid::Uuid, Path), ("item" = uuid::Uuid, Path)), request_body = Availability, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[put("/stores/{store}/menu/{item}")]
 async fn set_availability(
     platform: Ctx,
     caller: Caller,
@@ -190,6 +209,8 @@ async fn set_availability(
     run(&platform, caller, &store, StoreCommand::SetAvailability { item, available: body.0.available }).await
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_board", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Open orders"), ApiErrors), security(("bearer" = [])))]
+#[get("/stores/{store}/orders")]
 async fn board(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (store_id, addr) = store_of(&platform, &path).await?;
     caller.acts_for_store(store_id)?;
@@ -210,12 +231,14 @@ async fn act(
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Accept {
     prep_minutes: u32,
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_accept", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Accept, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/stores/{store}/orders/{order}/accept")]
 async fn accept(
     platform: Ctx,
     caller: Caller,
@@ -225,12 +248,14 @@ async fn accept(
     act(&platform, caller, path.into_inner(), OrderCommand::Accept { prep_minutes: body.0.prep_minutes }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Reason {
+pub(crate) struct Reason {
     reason: String,
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_reject", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Reason, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/stores/{store}/orders/{order}/reject")]
 async fn reject(
     platform: Ctx,
     caller: Caller,
@@ -240,6 +265,8 @@ async fn reject(
     act(&platform, caller, path.into_inner(), OrderCommand::Reject { reason: body.0.reason }).await
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_ready", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/stores/{store}/orders/{order}/ready")]
 async fn ready(
     platform: Ctx,
     caller: Caller,
@@ -249,6 +276,8 @@ async fn ready(
     act(&platform, caller, path.into_inner(), OrderCommand::MarkReady).await
 }
 
+#[utoipa::path(tag = "stores", operation_id = "stores_cancel", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Reason, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[post("/stores/{store}/orders/{order}/cancel")]
 async fn cancel(
     platform: Ctx,
     caller: Caller,

@@ -10,20 +10,20 @@ mod session;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{AuthError, Authenticator, Identity, Role};
 use crate::domain::{RiderId, StoreId};
 use crate::http::error::ApiError;
+use crate::http::openapi::ApiErrors;
 
 use super::routes::Ctx;
 
 pub use session::WsSession;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ws/customer", web::get().to(customer))
-        .route("/ws/store", web::get().to(store))
-        .route("/ws/rider", web::get().to(rider));
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(customer).service(store).service(rider);
 }
 
 /// The token of a request: `Authorization: Bearer <token>`, else `?access_token=`.
@@ -74,6 +74,8 @@ async fn connect(
     Ok(response)
 }
 
+#[utoipa::path(tag = "live", operation_id = "ws_customer", responses((status = 101, description = "Switching protocols: the socket is open"), ApiErrors), security(("bearer" = [])))]
+#[get("/ws/customer")]
 async fn customer(
     req: HttpRequest,
     body: web::Payload,
@@ -83,6 +85,8 @@ async fn customer(
     connect(req, body, platform, auth, Role::Customer).await
 }
 
+#[utoipa::path(tag = "live", operation_id = "ws_store", responses((status = 101, description = "Switching protocols: the socket is open"), ApiErrors), security(("bearer" = [])))]
+#[get("/ws/store")]
 async fn store(
     req: HttpRequest,
     body: web::Payload,
@@ -92,6 +96,8 @@ async fn store(
     connect(req, body, platform, auth, Role::Store).await
 }
 
+#[utoipa::path(tag = "live", operation_id = "ws_rider", responses((status = 101, description = "Switching protocols: the socket is open"), ApiErrors), security(("bearer" = [])))]
+#[get("/ws/rider")]
 async fn rider(
     req: HttpRequest,
     body: web::Payload,
