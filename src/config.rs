@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::http::limits::LimitSettings;
 use crate::matching::SpeedModel;
 use crate::payment::SandboxSettings;
+use crate::persistence::GroupCommitSettings;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
@@ -111,6 +112,8 @@ pub struct DatabaseSettings {
     /// `sqlite://data/baedal.db` (embedded default) or `postgres://...`.
     pub url: String,
     pub max_connections: u32,
+    /// Batch appends from all actors into one transaction.
+    pub group_commit: GroupCommitSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -122,6 +125,9 @@ pub struct OrderSettings {
     pub delivery_geofence_m: f64,
     /// Backoff between retries of a failed void or capture.
     pub payment_retry_ms: u64,
+    /// An authorization the provider has not answered this long after placement rejects
+    /// the order.
+    pub payment_timeout_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -175,13 +181,22 @@ impl Default for ServerSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings { url: "sqlite://data/baedal.db".into(), max_connections: 8 }
+        DatabaseSettings {
+            url: "sqlite://data/baedal.db".into(),
+            max_connections: 8,
+            group_commit: GroupCommitSettings::default(),
+        }
     }
 }
 
 impl Default for OrderSettings {
     fn default() -> Self {
-        OrderSettings { snapshot_every: 10, delivery_geofence_m: 150.0, payment_retry_ms: 2000 }
+        OrderSettings {
+            snapshot_every: 10,
+            delivery_geofence_m: 150.0,
+            payment_retry_ms: 2000,
+            payment_timeout_secs: 60,
+        }
     }
 }
 

@@ -36,7 +36,8 @@ impl Application {
         prepare_sqlite_dir(&settings.database.url)?;
         let storage = Storage::connect(&settings.database.url, settings.database.max_connections)
             .await
-            .with_context(|| format!("connecting to the {} database", backend_name(&settings.database.url)))?;
+            .with_context(|| format!("connecting to the {} database", backend_name(&settings.database.url)))?
+            .with_group_commit(&settings.database.group_commit);
         let gateway = Arc::new(CircuitBreaker::new(
             SandboxGateway::new(settings.payment.clone()),
             settings.payment.breaker.clone(),

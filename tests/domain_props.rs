@@ -158,7 +158,13 @@ proptest! {
             let command = next_command(state.as_ref(), &step, now);
             let was_terminal = state.as_ref().map(|o| o.status().is_terminal()).unwrap_or(false);
             let before = state.clone();
-            let settling = matches!(command, OrderCommand::RecordVoid | OrderCommand::RecordCapture);
+            let settling = matches!(
+                command,
+                OrderCommand::RecordVoid
+                    | OrderCommand::RecordCapture
+                    | OrderCommand::RecordAuthorization { .. }
+                    | OrderCommand::RecordDecline { .. }
+            );
             match Order::decide(state.as_ref(), command, now) {
                 Ok(events) => {
                     for event in &events {
@@ -221,8 +227,13 @@ proptest! {
             }
             // Once settled, only an authorization still held needs action: void or capture.
             if order.status().is_terminal() && !order.is_settled() {
-                let held = matches!(order.payment, Payment::Authorized { .. });
-                prop_assert!(held, "unsettled terminal order without a held authorization");
+                let open = matches!(order.payment, Payment::Authorized { .. } | Payment::Pending);
+                prop_assert!(open, "unsettled terminal order whose payment is settled");
+            }
+            // A cancelled order never keeps the money: its hold is only ever voided.
+            if let Phase::Cancelled { .. } = order.phase {
+                let captured = matches!(order.payment, Payment::Captured { .. });
+                prop_assert!(!captured, "a cancelled order's money was captured");
             }
         }
     }

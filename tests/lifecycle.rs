@@ -246,6 +246,22 @@ async fn the_customer_cancels_before_the_store_accepts(backend: Backend) {
     api.wait_order(id, 20, |o| payment(o) == "voided").await;
 }
 
+/// Cancelled while the provider is still deciding: the hold it grants afterwards is voided,
+/// not left on the customer's card.
+async fn a_cancel_during_authorization_voids_the_late_hold(backend: Backend) {
+    let city = city(backend, 60, &[("BAEDAL__PAYMENT__LATENCY_MS", "600")]).await;
+    let api = &city.server.api;
+    let order = city.place("early-cancel").await;
+    let id = order["id"].as_str().unwrap();
+    let (status, body) =
+        api.as_role(Role::Customer, CUSTOMER).post(&format!("/v1/orders/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    assert_eq!(payment(&body), "pending", "the provider has not answered yet");
+    let order = api.wait_order(id, 20, |o| payment(o) == "voided").await;
+    assert_eq!(order["status"], "cancelled");
+}
+
 async fn the_same_idempotency_key_never_makes_a_second_order(backend: Backend) {
     let city = city(backend, 60, &[]).await;
     let api = &city.server.api;
@@ -387,6 +403,7 @@ on_both_backends!(
     an_offer_that_times_out_goes_to_the_next_rider,
     a_rider_going_offline_sends_the_order_back_to_dispatch,
     the_customer_cancels_before_the_store_accepts,
+    a_cancel_during_authorization_voids_the_late_hold,
     the_same_idempotency_key_never_makes_a_second_order,
     a_declined_payment_rejects_the_order,
     bad_input_gets_a_clear_error_and_writes_nothing,

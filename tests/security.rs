@@ -75,7 +75,12 @@ async fn the_payment_circuit_opens_fails_fast_and_closes_again(backend: Backend)
     let db = TestDb::new(backend).await;
     let server = TestServer::start(
         &db,
-        &[("BAEDAL__PAYMENT__BREAKER__FAILURE_THRESHOLD", "2"), ("BAEDAL__PAYMENT__BREAKER__OPEN_SECS", "2")],
+        &[
+            ("BAEDAL__PAYMENT__BREAKER__FAILURE_THRESHOLD", "2"),
+            ("BAEDAL__PAYMENT__BREAKER__OPEN_SECS", "5"),
+            ("BAEDAL__ORDERS__PAYMENT_RETRY_MS", "200"),
+            ("BAEDAL__ORDERS__PAYMENT_TIMEOUT_SECS", "1"),
+        ],
     );
     let api = &server.api;
     let (store, item) = api.create_store(STORE, 60).await;
@@ -91,22 +96,21 @@ async fn the_payment_circuit_opens_fails_fast_and_closes_again(backend: Backend)
         .await;
     assert_eq!(status, 403, "only operators flip the switch");
 
-    // Two orders meet the failing provider: rejected, and the circuit opens.
-    for key in ["cb-1", "cb-2"] {
-        let (status, order) = api.place(key, &body).await;
-        assert_eq!(status, 201);
-        let order = api.wait_status(order["id"].as_str().unwrap(), "rejected").await;
-        assert!(order["rejection_reason"].as_str().unwrap().contains("unavailable"), "{order}");
-    }
+    // An order meets the failing provider: its authorization is retried until the payment
+    // timeout, then it is rejected; the failures open the circuit.
+    let (status, order) = api.place("cb-1", &body).await;
+    assert_eq!(status, 201);
+    let order = api.wait_status(order["id"].as_str().unwrap(), "rejected").await;
+    assert!(order["rejection_reason"].as_str().unwrap().contains("unavailable"), "{order}");
     let (_, sandbox) = api.get("/v1/ops/payment-sandbox").await;
     assert_eq!(sandbox["circuit"], "open");
     // While open, orders fail fast with a clear 503 and nothing is written.
-    let (status, error) = api.place("cb-3", &body).await;
+    let (status, error) = api.place("cb-2", &body).await;
     assert_eq!((status, error["error"]["code"].as_str()), (503, Some("payment_unavailable")), "{error}");
 
     // The provider recovers; after the open period a probe goes through and closes it.
     api.send(reqwest::Method::PUT, "/v1/ops/payment-sandbox", Some(json!({"failing": false})), &[]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5200)).await;
     let (status, order) = api.place("cb-4", &body).await;
     assert_eq!(status, 201, "{order}");
     api.wait_status(order["id"].as_str().unwrap(), "awaiting_store").await;

@@ -51,12 +51,13 @@ pub struct OrderNeeds {
     pub need: Need,
 }
 
-/// The order refused an offer (its state moved on): free the rider.
+/// The order answered an offer: taken, or refused (its state had moved on).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct OfferRefused {
+struct OfferAnswered {
     order: OrderId,
     rider: RiderId,
+    taken: bool,
 }
 
 struct Job {
@@ -81,6 +82,9 @@ pub struct Dispatcher {
     held_by: HashMap<RiderId, OrderId>,
     holding: HashMap<OrderId, RiderId>,
     waiting: HashMap<OrderId, Job>,
+    /// Offers sent and not yet answered: a need the order sent before it saw the offer
+    /// must not free the rider meanwhile.
+    offering: HashMap<OrderId, RiderId>,
 }
 
 impl Dispatcher {
@@ -93,14 +97,22 @@ impl Dispatcher {
             held_by: HashMap::new(),
             holding: HashMap::new(),
             waiting: HashMap::new(),
+            offering: HashMap::new(),
         }
     }
 
     fn hold(&mut self, rider: RiderId, order: OrderId) {
         if let Some(previous) = self.held_by.insert(rider, order) {
             if previous != order {
-                tracing::warn!(%rider, %previous, %order, "rider claimed by two orders; the latest wins");
+                // Two orders claim one rider (they loaded out of step): let both go back to
+                // dispatch; an order whose food is on board keeps its rider by re-claiming it.
+                tracing::warn!(%rider, %previous, %order, "rider claimed by two orders; releasing both");
                 self.holding.remove(&previous);
+                for claimant in [previous, order] {
+                    if let Some(addr) = self.platform.order(claimant) {
+                        addr.do_send(Execute::new(OrderCommand::ReleaseRider { rider }));
+                    }
+                }
             }
         }
         self.holding.insert(order, rider);
@@ -177,11 +189,10 @@ impl Dispatcher {
                 self.release(order);
                 continue;
             };
+            self.offering.insert(order, rider);
             ctx.spawn(addr.send(Execute::new(OrderCommand::Offer { rider, deadline })).into_actor(self).map(
                 move |reply, _, ctx| {
-                    if !matches!(reply, Ok(Ok(_))) {
-                        ctx.notify(OfferRefused { order, rider });
-                    }
+                    ctx.notify(OfferAnswered { order, rider, taken: matches!(reply, Ok(Ok(_))) });
                 },
             ));
         }
@@ -222,6 +233,10 @@ impl Handler<OrderNeeds> for Dispatcher {
 
     fn handle(&mut self, needs: OrderNeeds, _: &mut Context<Self>) {
         let order = needs.order;
+        if self.offering.contains_key(&order) && matches!(needs.need, Need::Rider { .. }) {
+            // Sent before the order saw our offer; its answer settles what it needs.
+            return;
+        }
         if let Need::Holds(rider) = needs.need {
             if self.holding.get(&order) != Some(&rider) {
                 self.release(order);
@@ -242,12 +257,18 @@ impl Handler<OrderNeeds> for Dispatcher {
     }
 }
 
-impl Handler<OfferRefused> for Dispatcher {
+impl Handler<OfferAnswered> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, refused: OfferRefused, _: &mut Context<Self>) {
-        if self.holding.get(&refused.order) == Some(&refused.rider) {
-            self.release(refused.order);
+    fn handle(&mut self, answer: OfferAnswered, _: &mut Context<Self>) {
+        self.offering.remove(&answer.order);
+        if !answer.taken && self.holding.get(&answer.order) == Some(&answer.rider) {
+            self.release(answer.order);
+            // The order re-sends what it needs when it refuses; ask again in case that
+            // message was dropped as stale above.
+            if let Some(addr) = self.platform.order(answer.order) {
+                addr.do_send(crate::actors::order_actor::Resync);
+            }
         }
     }
 }

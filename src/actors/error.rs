@@ -32,7 +32,7 @@ pub enum CommandError {
 impl From<StorageError> for CommandError {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::Unavailable(_) => CommandError::Unavailable(error.to_string()),
+            StorageError::Unavailable(_) | StorageError::Busy => CommandError::Unavailable(error.to_string()),
             StorageError::Conflict { .. } => CommandError::Conflict(error.to_string()),
             StorageError::Database(ref e) if is_connection_error(e) => CommandError::Unavailable(error.to_string()),
             other => CommandError::Internal(other.to_string()),

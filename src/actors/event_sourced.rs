@@ -106,8 +106,12 @@ where
         Ok(Ok(events)) => events,
     };
     Box::pin(commit(act, events).map(|result, act, ctx| {
-        if result.is_err() {
-            act.failed(ctx);
+        match &result {
+            // The store disagrees with our version, or the write's fate is unknown (an
+            // error at commit): reload from storage rather than go on from a guess.
+            Err(CommandError::Conflict(_) | CommandError::Internal(_)) if act.stream().state.is_some() => ctx.stop(),
+            Err(_) => act.failed(ctx),
+            Ok(_) => {}
         }
         result
     }))

@@ -38,15 +38,34 @@ pub async fn recover(platform: &Arc<Platform>) -> Result<Recovered, StorageError
     let loading = riders.iter().map(|id| platform.start_rider(RiderId::from_uuid(*id)).send(GetRider));
     join_all(loading).await;
 
+    // Every order must be loaded (and so have told its dispatcher which rider it holds)
+    // before dispatch starts, or a held rider could look free.
     let orders = store.open_streams("order").await?;
-    let loading = orders.iter().map(|id| platform.start_order(OrderId::from_uuid(*id)).send(GetOrder));
-    join_all(loading).await;
+    let loading = orders.iter().map(|id| loaded(platform, OrderId::from_uuid(*id)));
+    for result in join_all(loading).await {
+        result?;
+    }
 
     platform.saved_positions.clear();
     platform.start_dispatching();
     let recovered = Recovered { stores: stores.len(), riders: riders.len(), orders: orders.len() };
     tracing::info!(?recovered, "recovered");
     Ok(recovered)
+}
+
+/// Start an order's actor and wait until it has loaded, retrying while storage is busy.
+async fn loaded(platform: &Arc<Platform>, id: OrderId) -> Result<(), StorageError> {
+    let addr = platform.start_order(id);
+    let mut last = None;
+    for _ in 0..100 {
+        match addr.send(GetOrder).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(error)) => last = Some(error.to_string()),
+            Err(error) => last = Some(error.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(StorageError::Corrupt(format!("order {id} did not load: {}", last.unwrap_or_default())))
 }
 
 /// Write rider positions behind, in batches, every `position_flush_ms`.

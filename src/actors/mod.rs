@@ -14,7 +14,7 @@ mod error;
 mod event_sourced;
 pub mod hub;
 mod lifecycle;
-mod order_actor;
+pub(crate) mod order_actor;
 mod platform;
 mod rider_actor;
 mod store_actor;

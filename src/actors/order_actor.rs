@@ -56,6 +56,11 @@ pub struct GetOrder;
 #[rtype(result = "Result<Option<(Order, i64)>, CommandError>")]
 pub struct GetOrderVersioned;
 
+/// Say again what the order needs from the world (timers, dispatch, views).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resync;
+
 /// The rider holding this order moved: the ETA may change.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -150,7 +155,9 @@ impl OrderActor {
                     if let (None, Some(at)) = (order.dispatch_alerted_at, after(dispatch.alert_after())) {
                         wanted.push((at, OrderCommand::EscalateDispatch));
                     }
-                    if let Some(at) = after(dispatch.give_up_after()) {
+                    // Only while searching: an offer out runs to its own deadline first, and a
+                    // give-up time that passed meanwhile fires as soon as it lapses.
+                    if let (Courier::Searching { .. }, Some(at)) = (courier, after(dispatch.give_up_after())) {
                         wanted.push((at, OrderCommand::GiveUpDispatch));
                     }
                 }
@@ -192,16 +199,28 @@ impl OrderActor {
         let gateway = self.platform.gateway.clone();
         let id = self.id;
         let call: Call = match (&order.phase, &order.payment) {
-            (Phase::AwaitingPayment, Payment::Pending) => {
+            // Also after a cancellation that came before the provider answered: the answer
+            // is needed, to void a hold that was granted after all.
+            (Phase::AwaitingPayment | Phase::Cancelled { .. }, Payment::Pending) => {
                 let amount = order.terms.total;
+                let timeout = chrono::Duration::seconds(self.platform.settings.orders.payment_timeout_secs as i64);
+                let give_up_at = order.placed_at + timeout;
                 Box::pin(async move {
-                    Some(match gateway.authorize(id, amount).await {
-                        Ok(authorization) => OrderCommand::RecordAuthorization { authorization },
-                        Err(PaymentError::Declined(reason)) => OrderCommand::RecordDecline { reason },
-                        Err(PaymentError::Unavailable(reason)) => {
-                            OrderCommand::RecordDecline { reason: format!("payment provider unavailable: {reason}") }
+                    match gateway.authorize(id, amount).await {
+                        Ok(authorization) => Some(OrderCommand::RecordAuthorization { authorization }),
+                        Err(PaymentError::Declined(reason)) => Some(OrderCommand::RecordDecline { reason }),
+                        // Unavailable is no answer: ask again (the order id makes it safe),
+                        // until the payment timeout.
+                        Err(PaymentError::Unavailable(reason)) if Utc::now() >= give_up_at => {
+                            Some(OrderCommand::RecordDecline {
+                                reason: format!("payment provider unavailable: {reason}"),
+                            })
                         }
-                    })
+                        Err(PaymentError::Unavailable(reason)) => {
+                            tracing::warn!(order = %id, %reason, "authorization not answered; will retry");
+                            None
+                        }
+                    }
                 })
             }
             (Phase::Cancelled { .. } | Phase::Rejected { .. }, Payment::Authorized { authorization }) => {
@@ -399,6 +418,14 @@ impl Handler<GetOrder> for OrderActor {
     fn handle(&mut self, _: GetOrder, _: &mut Context<Self>) -> Self::Result {
         self.stream.ensure_loaded()?;
         Ok(self.stream.state.clone())
+    }
+}
+
+impl Handler<Resync> for OrderActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
+        self.sync(ctx);
     }
 }
 

@@ -447,6 +447,14 @@ impl Order {
                 vec![E::PaymentAuthorized { authorization, store_deadline, at }]
             }
             (Phase::AwaitingPayment, C::RecordDecline { reason }) => vec![E::PaymentDeclined { reason, at }],
+            // Cancelled while the provider was still deciding: record its answer, so a hold
+            // that was granted after all is then voided.
+            (Phase::Cancelled { .. }, C::RecordAuthorization { authorization }) if self.payment == Payment::Pending => {
+                vec![E::PaymentAuthorized { authorization, store_deadline: now, at }]
+            }
+            (Phase::Cancelled { .. }, C::RecordDecline { reason }) if self.payment == Payment::Pending => {
+                vec![E::PaymentDeclined { reason, at }]
+            }
             // A late answer from the provider for a payment already settled is a duplicate.
             (_, C::RecordAuthorization { .. } | C::RecordDecline { .. }) => vec![],
 
@@ -605,11 +613,15 @@ impl Order {
             E::Placed { .. } => return,
             E::PaymentAuthorized { authorization, store_deadline, .. } => {
                 self.payment = Payment::Authorized { authorization: authorization.clone() };
-                self.phase = Phase::AwaitingStore { deadline: *store_deadline };
+                if self.phase == Phase::AwaitingPayment {
+                    self.phase = Phase::AwaitingStore { deadline: *store_deadline };
+                }
             }
             E::PaymentDeclined { reason, .. } => {
                 self.payment = Payment::Declined { reason: reason.clone() };
-                self.phase = Phase::Rejected { reason: reason.clone() };
+                if self.phase == Phase::AwaitingPayment {
+                    self.phase = Phase::Rejected { reason: reason.clone() };
+                }
             }
             E::StoreAccepted { prep_minutes, ready_by, at } => {
                 self.prep_minutes = Some(*prep_minutes);
@@ -621,11 +633,8 @@ impl Order {
                 };
             }
             E::Cancelled { reason, at } => {
-                if matches!(self.payment, Payment::Pending) {
-                    // Cancelled before the provider answered: there is nothing to void, and
-                    // a late authorization is ignored by `decide`.
-                    self.payment = Payment::Declined { reason: "order cancelled before payment".into() };
-                }
+                // A payment still pending stays so: the provider's answer is recorded when it
+                // comes, and a granted hold is then voided.
                 self.phase = Phase::Cancelled { reason: reason.clone(), at: *at };
             }
             E::MarkedReady { at } => {
@@ -695,8 +704,8 @@ impl Order {
             Phase::Rejected { .. } if !matches!(self.payment, Payment::Declined { .. }) => {
                 Err("rejected but payment not declined".into())
             }
-            Phase::Cancelled { .. } if matches!(self.payment, Payment::Captured { .. } | Payment::Pending) => {
-                Err("cancelled with money taken or pending".into())
+            Phase::Cancelled { .. } if matches!(self.payment, Payment::Captured { .. }) => {
+                Err("cancelled with money taken".into())
             }
             Phase::Active { courier: Courier::Offered { rider, .. }, excluded, .. } if excluded.contains(rider) => {
                 Err("offered to an excluded rider".into())

@@ -46,8 +46,11 @@ enum State {
     Open {
         until: Instant,
     },
-    /// One probe is out; everyone else fails fast until it returns.
-    HalfOpen,
+    /// One probe is out since then; everyone else fails fast until it returns (or, if
+    /// it never does, until another probe is due).
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 pub struct CircuitBreaker<G> {
@@ -70,7 +73,7 @@ impl<G: PaymentGateway> CircuitBreaker<G> {
             State::Closed { .. } => CircuitState::Closed,
             State::Open { until } if Instant::now() >= until => CircuitState::HalfOpen,
             State::Open { .. } => CircuitState::Open,
-            State::HalfOpen => CircuitState::HalfOpen,
+            State::HalfOpen { .. } => CircuitState::HalfOpen,
         }
     }
 
@@ -80,10 +83,17 @@ impl<G: PaymentGateway> CircuitBreaker<G> {
         match *state {
             State::Closed { .. } => Ok(()),
             State::Open { until } if Instant::now() >= until => {
-                *state = State::HalfOpen;
+                *state = State::HalfOpen { since: Instant::now() };
                 Ok(())
             }
-            State::Open { .. } | State::HalfOpen => {
+            // A probe that never reported (its caller went away) does not hold the circuit.
+            State::HalfOpen { since }
+                if since.elapsed() > Duration::from_millis(self.settings.call_timeout_ms.max(1)) * 2 =>
+            {
+                *state = State::HalfOpen { since: Instant::now() };
+                Ok(())
+            }
+            State::Open { .. } | State::HalfOpen { .. } => {
                 Err(PaymentError::Unavailable("payment provider circuit is open; retry shortly".into()))
             }
         }
@@ -97,7 +107,7 @@ impl<G: PaymentGateway> CircuitBreaker<G> {
             (State::Closed { failures }, false) if failures + 1 < self.settings.failure_threshold.max(1) => {
                 State::Closed { failures: failures + 1 }
             }
-            (State::Closed { .. } | State::HalfOpen, false) => {
+            (State::Closed { .. } | State::HalfOpen { .. }, false) => {
                 tracing::warn!("payment circuit opened");
                 open
             }

@@ -5,6 +5,7 @@
 //! not events). Two adapters implement both: PostgreSQL for production and SQLite as the
 //! embedded default. One contract test suite runs against both.
 
+mod group_commit;
 mod journal;
 mod migrations;
 pub mod postgres;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use group_commit::{GroupCommit, GroupCommitSettings};
 pub use journal::{Journal, Loaded};
 
 /// Which stream an append goes to, with what it needs for bookkeeping.
@@ -24,6 +26,15 @@ pub struct StreamRef {
     pub id: Uuid,
     pub kind: &'static str,
     pub zone: String,
+}
+
+/// One stream's append, as a batch holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppendRequest {
+    pub stream: StreamRef,
+    pub expected_version: i64,
+    pub events: Vec<NewEvent>,
+    pub closes: bool,
 }
 
 /// An event about to be appended, already serialised.
@@ -70,6 +81,9 @@ pub enum StorageError {
     Database(#[source] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The writer's queue is full: the database is behind. Nothing was written.
+    #[error("the event store is busy; retry shortly")]
+    Busy,
 }
 
 impl From<sqlx::Error> for StorageError {
@@ -85,6 +99,11 @@ impl From<sqlx::Error> for StorageError {
 
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
+    /// Append to several streams in one transaction: one result per request, in order. A
+    /// request whose stream is not at its expected version gets `Conflict` and writes
+    /// nothing; the others are unaffected. If the transaction fails, every request fails.
+    async fn append_batch(&self, batch: &[AppendRequest]) -> Vec<Result<i64, StorageError>>;
+
     /// Append `events` to a stream that is at `expected_version` (0 for a new stream) and
     /// return the new version. All or nothing. `closes` marks the stream finished, so it is
     /// not loaded again at start-up.
@@ -94,7 +113,13 @@ pub trait EventStore: Send + Sync + 'static {
         expected_version: i64,
         events: &[NewEvent],
         closes: bool,
-    ) -> Result<i64, StorageError>;
+    ) -> Result<i64, StorageError> {
+        let request = AppendRequest { stream: stream.clone(), expected_version, events: events.to_vec(), closes };
+        self.append_batch(std::slice::from_ref(&request))
+            .await
+            .pop()
+            .unwrap_or(Err(StorageError::Corrupt("an append had no result".into())))
+    }
 
     /// Events of a stream with seq > `after`, in order.
     async fn load(&self, stream_id: Uuid, after: i64) -> Result<Vec<RecordedEvent>, StorageError>;
@@ -158,6 +183,15 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// The same storage with appends group-committed (when enabled). Must run inside a
+    /// tokio runtime: it starts the writer.
+    pub fn with_group_commit(mut self, settings: &GroupCommitSettings) -> Storage {
+        if settings.enabled {
+            self.events = Arc::new(GroupCommit::start(self.events, settings));
+        }
+        self
+    }
+
     /// Connect to `url` (`postgres://...` or `sqlite://...`) and run the migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Storage, StorageError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {

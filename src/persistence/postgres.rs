@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::migrations::{CREATE_LEDGER, POSTGRES};
 use super::{
-    from_millis, millis, AccountRecord, AccountStore, EventStore, NewEvent, PositionLog, PositionRecord, RecordedEvent,
-    Snapshot, StorageError, StreamRef,
+    from_millis, millis, AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord,
+    RecordedEvent, Snapshot, StorageError,
 };
 
 pub struct PgStore {
@@ -23,6 +23,85 @@ pub struct PgStore {
 const MIGRATION_LOCK: i64 = 0x6261_6564_616c;
 
 impl PgStore {
+    /// The whole batch in one transaction and three statements, whatever its size: new
+    /// streams, version bumps of existing ones (a stream not at its expected version is left
+    /// out and reported as a conflict), then every event of the requests that stand.
+    async fn append_all(&self, batch: &[AppendRequest]) -> Result<Vec<Result<i64, StorageError>>, sqlx::Error> {
+        let now = millis(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let (new, existing): (Vec<&AppendRequest>, Vec<&AppendRequest>) =
+            batch.iter().partition(|r| r.expected_version == 0);
+        let version = |r: &AppendRequest| r.expected_version + r.events.len() as i64;
+        let created: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO streams (stream_id, kind, zone, version, closed, updated_at)
+             SELECT id, kind, zone, version, closed, $6
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::bool[]) AS t(id, kind, zone, version, closed)
+             ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id",
+        )
+        .bind(new.iter().map(|r| r.stream.id).collect::<Vec<_>>())
+        .bind(new.iter().map(|r| r.stream.kind.to_owned()).collect::<Vec<_>>())
+        .bind(new.iter().map(|r| r.stream.zone.clone()).collect::<Vec<_>>())
+        .bind(new.iter().map(|r| version(r)).collect::<Vec<_>>())
+        .bind(new.iter().map(|r| r.closes).collect::<Vec<_>>())
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let updated: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE streams s SET version = t.version, closed = t.closed, updated_at = $5
+             FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::bool[]) AS t(id, expected, version, closed)
+             WHERE s.stream_id = t.id AND s.version = t.expected RETURNING s.stream_id",
+        )
+        .bind(existing.iter().map(|r| r.stream.id).collect::<Vec<_>>())
+        .bind(existing.iter().map(|r| r.expected_version).collect::<Vec<_>>())
+        .bind(existing.iter().map(|r| version(r)).collect::<Vec<_>>())
+        .bind(existing.iter().map(|r| r.closes).collect::<Vec<_>>())
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let stands: std::collections::HashSet<Uuid> = created.into_iter().chain(updated).collect();
+        let (mut ids, mut seqs, mut kinds, mut zones, mut types, mut payloads) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for request in batch.iter().filter(|r| stands.contains(&r.stream.id)) {
+            for (offset, event) in request.events.iter().enumerate() {
+                ids.push(request.stream.id);
+                seqs.push(request.expected_version + 1 + offset as i64);
+                kinds.push(request.stream.kind.to_owned());
+                zones.push(request.stream.zone.clone());
+                types.push(event.event_type.to_owned());
+                payloads.push(event.payload.to_string());
+            }
+        }
+        sqlx::query(
+            "INSERT INTO events (stream_id, seq, kind, zone, event_type, payload, recorded_at)
+             SELECT id, seq, kind, zone, type, payload::jsonb, $7
+             FROM UNNEST($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])
+               AS t(id, seq, kind, zone, type, payload)",
+        )
+        .bind(ids)
+        .bind(seqs)
+        .bind(kinds)
+        .bind(zones)
+        .bind(types)
+        .bind(payloads)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for request in batch {
+            results.push(if stands.contains(&request.stream.id) {
+                Ok(version(request))
+            } else {
+                let actual = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = $1")
+                    .bind(request.stream.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                Err(StorageError::Conflict { stream_id: request.stream.id, expected: request.expected_version, actual })
+            });
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
     #[tracing::instrument(name = "pg_connect", skip(url))]
     pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StorageError> {
         let pool = PgPoolOptions::new()
@@ -65,68 +144,35 @@ impl PgStore {
 
 #[async_trait]
 impl EventStore for PgStore {
-    #[tracing::instrument(name = "pg_append", skip_all, fields(stream = %stream.id, kind = stream.kind, n = events.len()))]
-    async fn append(
-        &self,
-        stream: &StreamRef,
-        expected_version: i64,
-        events: &[NewEvent],
-        closes: bool,
-    ) -> Result<i64, StorageError> {
-        let now = millis(Utc::now());
-        let new_version = expected_version + events.len() as i64;
-        let mut tx = self.pool.begin().await?;
-        let updated = if expected_version == 0 {
-            sqlx::query(
-                "INSERT INTO streams (stream_id, kind, zone, version, closed, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id) DO NOTHING",
-            )
-            .bind(stream.id)
-            .bind(stream.kind)
-            .bind(&stream.zone)
-            .bind(new_version)
-            .bind(closes)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-        } else {
-            sqlx::query(
-                "UPDATE streams SET version = $2, closed = $3, updated_at = $4
-                 WHERE stream_id = $1 AND version = $5",
-            )
-            .bind(stream.id)
-            .bind(new_version)
-            .bind(closes)
-            .bind(now)
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await?
-        };
-        if updated.rows_affected() != 1 {
-            tx.rollback().await?;
-            let actual = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = $1")
-                .bind(stream.id)
-                .fetch_optional(&self.pool)
-                .await?;
-            return Err(StorageError::Conflict { stream_id: stream.id, expected: expected_version, actual });
+    #[tracing::instrument(name = "pg_append", skip_all, fields(requests = batch.len()))]
+    async fn append_batch(&self, batch: &[AppendRequest]) -> Vec<Result<i64, StorageError>> {
+        // One statement per table relies on one request per stream; a batch that names a
+        // stream twice is taken one request at a time.
+        let mut seen = std::collections::HashSet::new();
+        if !batch.iter().all(|r| seen.insert(r.stream.id)) {
+            let mut results = Vec::with_capacity(batch.len());
+            for request in batch {
+                results.extend(self.append_batch(std::slice::from_ref(request)).await);
+            }
+            return results;
         }
-        for (offset, event) in events.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO events (stream_id, seq, kind, zone, event_type, payload, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(stream.id)
-            .bind(expected_version + 1 + offset as i64)
-            .bind(stream.kind)
-            .bind(&stream.zone)
-            .bind(event.event_type)
-            .bind(Json(&event.payload))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        match self.append_all(batch).await {
+            Ok(results) => results,
+            Err(error) => {
+                let message = error.to_string();
+                let unavailable = matches!(StorageError::from(error), StorageError::Unavailable(_));
+                batch
+                    .iter()
+                    .map(|_| {
+                        Err(if unavailable {
+                            StorageError::Unavailable(sqlx::Error::Protocol(message.clone()))
+                        } else {
+                            StorageError::Database(sqlx::Error::Protocol(message.clone()))
+                        })
+                    })
+                    .collect()
+            }
         }
-        tx.commit().await?;
-        Ok(new_version)
     }
 
     async fn load(&self, stream_id: Uuid, after: i64) -> Result<Vec<RecordedEvent>, StorageError> {

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::migrations::{CREATE_LEDGER, SQLITE};
 use super::{
-    from_millis, millis, AccountRecord, AccountStore, EventStore, NewEvent, PositionLog, PositionRecord, RecordedEvent,
-    Snapshot, StorageError, StreamRef,
+    from_millis, millis, AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord,
+    RecordedEvent, Snapshot, StorageError,
 };
 
 pub struct SqliteStore {
@@ -20,6 +20,70 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The whole batch in one transaction (one fsync). A stream not at its expected version
+    /// is reported as a conflict and writes nothing; the others go on.
+    async fn append_all(&self, batch: &[AppendRequest]) -> Result<Vec<Result<i64, StorageError>>, sqlx::Error> {
+        let now = millis(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for request in batch {
+            let (stream, expected_version) = (&request.stream, request.expected_version);
+            let id = stream.id.to_string();
+            let new_version = expected_version + request.events.len() as i64;
+            let updated = if expected_version == 0 {
+                sqlx::query(
+                    "INSERT INTO streams (stream_id, kind, zone, version, closed, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream_id) DO NOTHING",
+                )
+                .bind(&id)
+                .bind(stream.kind)
+                .bind(&stream.zone)
+                .bind(new_version)
+                .bind(request.closes)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+            } else {
+                sqlx::query(
+                    "UPDATE streams SET version = ?, closed = ?, updated_at = ? WHERE stream_id = ? AND version = ?",
+                )
+                .bind(new_version)
+                .bind(request.closes)
+                .bind(now)
+                .bind(&id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+            };
+            if updated.rows_affected() != 1 {
+                let actual = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = ?")
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                results.push(Err(StorageError::Conflict { stream_id: stream.id, expected: expected_version, actual }));
+                continue;
+            }
+            for (offset, event) in request.events.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO events (stream_id, seq, kind, zone, event_type, payload, recorded_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&id)
+                .bind(expected_version + 1 + offset as i64)
+                .bind(stream.kind)
+                .bind(&stream.zone)
+                .bind(event.event_type)
+                .bind(event.payload.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            results.push(Ok(new_version));
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
     #[tracing::instrument(name = "sqlite_connect", skip(url))]
     pub async fn connect(url: &str, max_connections: u32) -> Result<SqliteStore, StorageError> {
         let options = SqliteConnectOptions::from_str(url)
@@ -85,68 +149,15 @@ fn parse_json(raw: &str) -> Result<serde_json::Value, StorageError> {
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    #[tracing::instrument(name = "sqlite_append", skip_all, fields(stream = %stream.id, kind = stream.kind, n = events.len()))]
-    async fn append(
-        &self,
-        stream: &StreamRef,
-        expected_version: i64,
-        events: &[NewEvent],
-        closes: bool,
-    ) -> Result<i64, StorageError> {
-        let now = millis(Utc::now());
-        let id = stream.id.to_string();
-        let new_version = expected_version + events.len() as i64;
-        let mut tx = self.pool.begin().await?;
-        let updated = if expected_version == 0 {
-            sqlx::query(
-                "INSERT INTO streams (stream_id, kind, zone, version, closed, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream_id) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(stream.kind)
-            .bind(&stream.zone)
-            .bind(new_version)
-            .bind(closes)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-        } else {
-            sqlx::query(
-                "UPDATE streams SET version = ?, closed = ?, updated_at = ? WHERE stream_id = ? AND version = ?",
-            )
-            .bind(new_version)
-            .bind(closes)
-            .bind(now)
-            .bind(&id)
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await?
-        };
-        if updated.rows_affected() != 1 {
-            tx.rollback().await?;
-            let actual = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = ?")
-                .bind(&id)
-                .fetch_optional(&self.pool)
-                .await?;
-            return Err(StorageError::Conflict { stream_id: stream.id, expected: expected_version, actual });
+    #[tracing::instrument(name = "sqlite_append", skip_all, fields(requests = batch.len()))]
+    async fn append_batch(&self, batch: &[AppendRequest]) -> Vec<Result<i64, StorageError>> {
+        match self.append_all(batch).await {
+            Ok(results) => results,
+            Err(error) => {
+                let message = error.to_string();
+                batch.iter().map(|_| Err(StorageError::Database(sqlx::Error::Protocol(message.clone())))).collect()
+            }
         }
-        for (offset, event) in events.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO events (stream_id, seq, kind, zone, event_type, payload, recorded_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&id)
-            .bind(expected_version + 1 + offset as i64)
-            .bind(stream.kind)
-            .bind(&stream.zone)
-            .bind(event.event_type)
-            .bind(event.payload.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(new_version)
     }
 
     async fn load(&self, stream_id: Uuid, after: i64) -> Result<Vec<RecordedEvent>, StorageError> {
