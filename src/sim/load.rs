@@ -109,12 +109,12 @@ struct Setup {
 }
 
 /// Register the stores and riders the run uses (through the REST API, as operators would).
-async fn setup(plan: &LoadPlan, http: &reqwest::Client, rng: &mut SmallRng) -> anyhow::Result<Setup> {
+async fn setup(plan: &LoadPlan, http: &reqwest::Client, operator: &str, rng: &mut SmallRng) -> anyhow::Result<Setup> {
     let gate = Arc::new(Semaphore::new(32));
     let mut tasks = Vec::new();
     for i in 0..plan.stores {
         let at = centre().offset_m(rng.gen_range(-4000.0..4000.0), rng.gen_range(-4000.0..4000.0));
-        let (http, base, gate) = (http.clone(), plan.base.clone(), gate.clone());
+        let (http, base, gate, operator) = (http.clone(), plan.base.clone(), gate.clone(), operator.to_owned());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await?;
             let body = json!({
@@ -122,8 +122,15 @@ async fn setup(plan: &LoadPlan, http: &reqwest::Client, rng: &mut SmallRng) -> a
                 "delivery_radius_m": 5000, "accept_deadline_secs": 300, "currency": "KRW",
                 "menu": [{"name": "Bibimbap", "price": 11000}]
             });
-            let store: Value =
-                http.post(format!("{base}/v1/stores")).json(&body).send().await?.error_for_status()?.json().await?;
+            let store: Value = http
+                .post(format!("{base}/v1/stores"))
+                .bearer_auth(&operator)
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
             let id = store["id"].as_str().unwrap_or_default().to_owned();
             let item = store["menu"][0]["id"].as_str().unwrap_or_default().to_owned();
             anyhow::Ok(Some((id, item, at)))
@@ -138,11 +145,12 @@ async fn setup(plan: &LoadPlan, http: &reqwest::Client, rng: &mut SmallRng) -> a
     let mut tasks = Vec::new();
     for i in 0..plan.riders {
         let at = centre().offset_m(rng.gen_range(-5000.0..5000.0), rng.gen_range(-5000.0..5000.0));
-        let (http, base, gate) = (http.clone(), plan.base.clone(), gate.clone());
+        let (http, base, gate, operator) = (http.clone(), plan.base.clone(), gate.clone(), operator.to_owned());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await?;
             let rider: Value = http
                 .post(format!("{base}/v1/riders"))
+                .bearer_auth(&operator)
                 .json(&json!({"name": format!("Load rider {i}")}))
                 .send()
                 .await?
@@ -151,6 +159,7 @@ async fn setup(plan: &LoadPlan, http: &reqwest::Client, rng: &mut SmallRng) -> a
                 .await?;
             let id = rider["id"].as_str().unwrap_or_default().to_owned();
             http.post(format!("{base}/v1/riders/{id}/online"))
+                .bearer_auth(&operator)
                 .json(&json!({"position": {"lat": at.lat(), "lon": at.lon()}}))
                 .send()
                 .await?
@@ -298,7 +307,8 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadReport> {
         auth.issue(Identity { role, subject }, 24 * 3600)
     };
     println!("setting up {} stores and {} riders...", plan.stores, plan.riders);
-    let city = setup(&plan, &http, &mut rng).await?;
+    let operator = token(Role::Operator, &uuid::Uuid::new_v4().to_string());
+    let city = setup(&plan, &http, &operator, &mut rng).await?;
     let ws = plan.base.replacen("http", "ws", 1);
     let stats = Arc::new(Stats::default());
     let connect_gate = Arc::new(Semaphore::new(64));
@@ -390,6 +400,8 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadReport> {
     let orders = {
         let (http, base, stats) = (http.clone(), plan.base.clone(), stats.clone());
         let (stores, customers) = (city.stores.clone(), city.customers.clone());
+        let tokens: std::collections::HashMap<String, String> =
+            customers.iter().map(|c| (c.clone(), token(Role::Customer, c))).collect();
         let rate = plan.orders_per_sec.max(0.01);
         let duration = plan.duration;
         tokio::spawn(async move {
@@ -406,8 +418,11 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadReport> {
                     "customer_id": customer, "store_id": store, "items": [{"item_id": item, "quantity": 1}],
                     "delivery_point": {"lat": to.lat(), "lon": to.lon()}
                 });
-                let request =
-                    http.post(format!("{base}/v1/orders")).header("Idempotency-Key", format!("load-{n}")).json(&body);
+                let request = http
+                    .post(format!("{base}/v1/orders"))
+                    .bearer_auth(&tokens[customer])
+                    .header("Idempotency-Key", format!("load-{n}"))
+                    .json(&body);
                 let stats = stats.clone();
                 tokio::spawn(async move {
                     match request.send().await {
@@ -436,10 +451,11 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadReport> {
     let mut fresh = 0;
     let sample: Vec<&(String, GeoPoint)> = city.riders.iter().step_by((city.riders.len() / 50).max(1)).collect();
     for (rider, _) in &sample {
-        let view: Option<Value> = match http.get(format!("{}/v1/riders/{rider}", plan.base)).send().await {
-            Ok(response) => response.json().await.ok(),
-            Err(_) => None,
-        };
+        let view: Option<Value> =
+            match http.get(format!("{}/v1/riders/{rider}", plan.base)).bearer_auth(&operator).send().await {
+                Ok(response) => response.json().await.ok(),
+                Err(_) => None,
+            };
         let at = view.as_ref().and_then(|v| v["position_at"].as_str()).and_then(|s| s.parse::<DateTime<Utc>>().ok());
         if at.is_some_and(|at| (Utc::now() - at).to_std().unwrap_or(Duration::MAX) < plan.ping_every * 2) {
             fresh += 1;
