@@ -102,31 +102,25 @@ impl Candidates {
         assignment::greedy(&self.edges, self.riders.len())
     }
 
+    /// Each assigned (job row, rider column, ETA) of an assignment.
+    fn assigned<'a>(&'a self, assignment: &'a Assignment) -> impl Iterator<Item = (usize, usize, f64)> + 'a {
+        assignment.rider_of.iter().enumerate().filter_map(|(row, col)| {
+            let col = (*col)?;
+            let edge = self.edges[row].iter().position(|e| e.rider == col)?;
+            Some((row, col, self.etas[row][edge]))
+        })
+    }
+
     /// The pairings an assignment stands for.
     pub fn pairings(&self, jobs: &[Job], assignment: &Assignment) -> Vec<Pairing> {
-        assignment
-            .rider_of
-            .iter()
-            .enumerate()
-            .filter_map(|(row, col)| {
-                let col = (*col)?;
-                let edge = self.edges[row].iter().position(|e| e.rider == col)?;
-                Some(Pairing { order: jobs[row].order, rider: self.riders[col], pickup_eta_secs: self.etas[row][edge] })
-            })
+        self.assigned(assignment)
+            .map(|(row, col, eta)| Pairing { order: jobs[row].order, rider: self.riders[col], pickup_eta_secs: eta })
             .collect()
     }
 
     /// Total pickup ETA of an assignment, in seconds.
     pub fn total_eta_secs(&self, assignment: &Assignment) -> f64 {
-        assignment
-            .rider_of
-            .iter()
-            .enumerate()
-            .filter_map(|(row, col)| {
-                let col = (*col)?;
-                self.edges[row].iter().position(|e| e.rider == col).map(|i| self.etas[row][i])
-            })
-            .sum()
+        self.assigned(assignment).map(|(_, _, eta)| eta).sum()
     }
 }
 

@@ -146,27 +146,23 @@ async fn store_of(platform: &Ctx, raw: &str) -> Result<(StoreId, actix::Addr<cra
     Ok((store_id, addr))
 }
 
+/// The store as its actor holds it now.
+async fn current(platform: &Ctx, raw: &str) -> Result<crate::domain::store::Store, ApiError> {
+    let (_, addr) = store_of(platform, raw).await?;
+    addr.send(GetStore).await.map_err(crate::actors::CommandError::from)??.ok_or_else(|| ApiError::not_found("store"))
+}
+
 #[utoipa::path(tag = "stores", operation_id = "stores_get", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "The store"), ApiErrors))]
 #[get("/stores/{store}")]
 async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (_, addr) = store_of(&platform, &path).await?;
-    let store = addr
-        .send(GetStore)
-        .await
-        .map_err(crate::actors::CommandError::from)??
-        .ok_or_else(|| ApiError::not_found("store"))?;
+    let store = current(&platform, &path).await?;
     Ok(HttpResponse::Ok().json(StoreView::of(&store, None)))
 }
 
 #[utoipa::path(tag = "stores", operation_id = "stores_menu", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Its menu"), ApiErrors))]
 #[get("/stores/{store}/menu")]
 async fn get_menu(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (_, addr) = store_of(&platform, &path).await?;
-    let store = addr
-        .send(GetStore)
-        .await
-        .map_err(crate::actors::CommandError::from)??
-        .ok_or_else(|| ApiError::not_found("store"))?;
+    let store = current(&platform, &path).await?;
     let items: Vec<MenuItem> = store.menu.into_values().collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "store_id": store.id, "open": store.open, "items": items })))
 }
