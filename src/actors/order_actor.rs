@@ -371,8 +371,7 @@ impl EventSourced for OrderActor {
         let previous_rider = self.rider_told;
         self.sync(ctx);
         if let Some(order) = &self.stream.state {
-            let riders: Vec<RiderId> = order.rider().into_iter().chain(previous_rider).collect::<Vec<_>>();
-            let mut riders = riders;
+            let mut riders: Vec<RiderId> = order.rider().into_iter().chain(previous_rider).collect();
             riders.dedup();
             let hub = &self.platform.hub;
             hub.track(order.terms.customer_id, self.id, !order.status().is_terminal());

@@ -88,7 +88,8 @@ fn classify(path: String, inner: serde_json::Error) -> ApiError {
     }
 }
 
-fn missing_field(message: &str) -> Option<&str> {
+/// The name in serde's "missing field `name`" message.
+pub(crate) fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
 }
 

@@ -81,15 +81,14 @@ async fn health() -> HttpResponse {
 #[utoipa::path(tag = "ops", operation_id = "ops_ready", responses((status = 200, description = "The database answers"), ApiErrors))]
 #[get("/ready")]
 #[tracing::instrument(skip_all)]
-async fn ready(platform: Ctx) -> HttpResponse {
+async fn ready(platform: Ctx) -> Result<HttpResponse, ApiError> {
     let backend = platform.storage.backend;
+    let unavailable = |message: String| {
+        ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message)
+    };
     match tokio::time::timeout(std::time::Duration::from_secs(2), platform.storage.events.ping()).await {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({ "status": "ready", "database": backend })),
-        Ok(Err(error)) => HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "1"))
-            .json(json!({ "error": { "code": "database_unavailable", "message": error.to_string() } })),
-        Err(_) => HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "1")).json(
-            json!({ "error": { "code": "database_unavailable", "message": "the database did not answer within 2 s" } }),
-        ),
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ready", "database": backend }))),
+        Ok(Err(error)) => Err(unavailable(error.to_string())),
+        Err(_) => Err(unavailable("the database did not answer within 2 s".into())),
     }
 }

@@ -55,10 +55,7 @@ fn tagged<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
             return ApiError::invalid("type", format!("unknown command `{kind}`"));
         }
         let field = path.strip_prefix(&format!("{kind}.")).unwrap_or("body").to_owned();
-        let field = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
-            Some(missing) => missing.to_owned(),
-            None => field,
-        };
+        let field = extract::missing_field(&message).map(str::to_owned).unwrap_or(field);
         ApiError::invalid(&field, message)
     })
 }
