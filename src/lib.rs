@@ -7,6 +7,7 @@ pub mod actors;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod drill;
 pub mod http;
 pub mod matching;
 pub mod payment;

@@ -28,6 +28,8 @@ pub mod names {
     pub const DISPATCH_TICK_SECONDS: &str = "baedal_dispatch_tick_duration_seconds";
     pub const APPEND_SECONDS: &str = "baedal_event_append_duration_seconds";
     pub const APPEND_BATCH: &str = "baedal_event_append_batch_size";
+    /// 1 while the database answers, 0 while storage calls are refused.
+    pub const DATABASE_UP: &str = "baedal_database_up";
     pub const ACTOR_RESTARTS: &str = "baedal_actor_restarts";
 }
 

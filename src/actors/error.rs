@@ -22,6 +22,10 @@ pub enum CommandError {
     /// The database could not be reached; nothing was written and the call may be retried.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The database failed while the write was in flight: it may or may not have happened.
+    /// The actor reloads from storage before it takes another command.
+    #[error("storage failed during the write: {0}")]
+    InDoubt(String),
     /// Another writer got there first; nothing was written.
     #[error("concurrent update: {0}")]
     Conflict(String),
@@ -32,9 +36,9 @@ pub enum CommandError {
 impl From<StorageError> for CommandError {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::Unavailable(_) | StorageError::Busy => CommandError::Unavailable(error.to_string()),
+            StorageError::Busy | StorageError::Down { .. } => CommandError::Unavailable(error.to_string()),
             StorageError::Conflict { .. } => CommandError::Conflict(error.to_string()),
-            StorageError::Database(ref e) if is_connection_error(e) => CommandError::Unavailable(error.to_string()),
+            ref outage if outage.is_outage() => CommandError::InDoubt(error.to_string()),
             other => CommandError::Internal(other.to_string()),
         }
     }
@@ -46,9 +50,4 @@ impl From<MailboxError> for CommandError {
         // acknowledged, so the caller may retry.
         CommandError::Unavailable(format!("actor unavailable: {error}"))
     }
-}
-
-fn is_connection_error(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
-        || matches!(error, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c == "57P01"))
 }

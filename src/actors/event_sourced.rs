@@ -108,8 +108,13 @@ where
     Box::pin(commit(act, events).map(|result, act, ctx| {
         match &result {
             // The store disagrees with our version, or the write's fate is unknown (an
-            // error at commit): reload from storage rather than go on from a guess.
-            Err(CommandError::Conflict(_) | CommandError::Internal(_)) if act.stream().state.is_some() => ctx.stop(),
+            // error at commit, the connection lost mid-write): reload from storage rather
+            // than go on from a guess.
+            Err(CommandError::Conflict(_) | CommandError::Internal(_) | CommandError::InDoubt(_))
+                if act.stream().state.is_some() =>
+            {
+                ctx.stop()
+            }
             Err(_) => act.failed(ctx),
             Ok(_) => {}
         }

@@ -129,7 +129,9 @@ impl From<CommandError> for ApiError {
                 QuoteError::Overflow => ApiError::invalid("items", message),
             },
             CommandError::NotFound(what) => ApiError::not_found(what),
-            CommandError::Unavailable(_) => ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", message),
+            CommandError::Unavailable(_) | CommandError::InDoubt(_) => {
+                ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
             CommandError::Conflict(_) => ApiError::new(S::CONFLICT, "concurrent_update", message),
             CommandError::Internal(_) => {
                 tracing::error!(%message, "internal error");

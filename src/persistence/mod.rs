@@ -5,6 +5,7 @@
 //! not events). Two adapters implement both: PostgreSQL for production and SQLite as the
 //! embedded default. One contract test suite runs against both.
 
+pub mod availability;
 mod group_commit;
 mod journal;
 mod migrations;
@@ -84,6 +85,26 @@ pub enum StorageError {
     /// The writer's queue is full: the database is behind. Nothing was written.
     #[error("the event store is busy; retry shortly")]
     Busy,
+    /// The database is known to be down (see [`availability`]); nothing was attempted.
+    #[error("the database has been unreachable since {since}; retry shortly")]
+    Down { since: DateTime<Utc> },
+}
+
+impl StorageError {
+    /// Whether this error says the database itself is gone (rather than refusing one call).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            StorageError::Unavailable(_) => true,
+            StorageError::Database(error) => is_connection_error(error),
+            _ => false,
+        }
+    }
+}
+
+/// A lost or refused connection, a pool timeout, or PostgreSQL shutting down.
+pub fn is_connection_error(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+        || matches!(error, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
 }
 
 impl From<sqlx::Error> for StorageError {
@@ -179,6 +200,8 @@ pub struct Storage {
     pub events: Arc<dyn EventStore>,
     pub positions: Arc<dyn PositionLog>,
     pub accounts: Arc<dyn AccountStore>,
+    /// Whether the database is known to be down (every port above fails fast while it is).
+    pub availability: Arc<availability::Availability>,
     pub backend: &'static str,
 }
 
@@ -192,14 +215,32 @@ impl Storage {
         self
     }
 
+    /// One backend's ports, each failing fast while the database is down.
+    fn gated(
+        events: Arc<dyn EventStore>,
+        positions: Arc<dyn PositionLog>,
+        accounts: Arc<dyn AccountStore>,
+        backend: &'static str,
+    ) -> Storage {
+        use availability::{Availability, Gated};
+        let availability = Availability::new(events.clone());
+        Storage {
+            events: Arc::new(Gated::new(events, availability.clone())),
+            positions: Arc::new(Gated::new(positions, availability.clone())),
+            accounts: Arc::new(Gated::new(accounts, availability.clone())),
+            availability,
+            backend,
+        }
+    }
+
     /// Connect to `url` (`postgres://...` or `sqlite://...`) and run the migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Storage, StorageError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let store = Arc::new(postgres::PgStore::connect(url, max_connections).await?);
-            Ok(Storage { events: store.clone(), positions: store.clone(), accounts: store, backend: "postgres" })
+            Ok(Storage::gated(store.clone(), store.clone(), store, "postgres"))
         } else if url.starts_with("sqlite:") {
             let store = Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?);
-            Ok(Storage { events: store.clone(), positions: store.clone(), accounts: store, backend: "sqlite" })
+            Ok(Storage::gated(store.clone(), store.clone(), store, "sqlite"))
         } else {
             Err(StorageError::Corrupt(format!(
                 "database url must start with postgres:// or sqlite: (got {})",

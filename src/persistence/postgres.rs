@@ -106,8 +106,10 @@ impl PgStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StorageError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            // Fail fast when the database is down rather than hanging a request.
-            .acquire_timeout(Duration::from_secs(3))
+            // How long the first call into an outage waits before it is called one (the
+            // availability gate refuses the rest at once). The group-commit writer needs
+            // one connection per batch, so a healthy pool never waits this long.
+            .acquire_timeout(Duration::from_secs(1))
             .connect(url)
             .await
             .map_err(StorageError::Unavailable)?;

@@ -86,6 +86,9 @@ async fn ready(platform: Ctx) -> Result<HttpResponse, ApiError> {
     let unavailable = |message: String| {
         ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message)
     };
+    if let Some(since) = platform.storage.availability.down_since() {
+        return Err(unavailable(format!("the database has been unreachable since {since}")));
+    }
     match tokio::time::timeout(std::time::Duration::from_secs(2), platform.storage.events.ping()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ready", "database": backend }))),
         Ok(Err(error)) => Err(unavailable(error.to_string())),

@@ -1,0 +1,147 @@
+//! The `baedal` binary as a child process the drills can kill and start again.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+/// Where the server currently listens. It moves on every start (port 0), so clients read
+/// it before each request.
+#[derive(Clone, Default)]
+pub struct Endpoint(Arc<RwLock<String>>);
+
+impl Endpoint {
+    pub fn base(&self) -> String {
+        self.0.read().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, base: String) {
+        if let Ok(mut current) = self.0.write() {
+            *current = base;
+        }
+    }
+}
+
+/// How to start the server: which binary, which database, which settings.
+#[derive(Clone, Debug)]
+pub struct ServerSpec {
+    pub binary: PathBuf,
+    pub database_url: String,
+    pub env: Vec<(String, String)>,
+    /// Server logs go here (appended across restarts); `None` discards them.
+    pub log: Option<PathBuf>,
+}
+
+impl ServerSpec {
+    /// The `baedal` binary next to the running executable (`target/<profile>/`), the usual
+    /// place when the drill runs through cargo.
+    pub fn sibling_binary() -> anyhow::Result<PathBuf> {
+        let me = std::env::current_exe().context("locating the running executable")?;
+        let dir = me.parent().context("executable has no folder")?;
+        // Integration tests run from target/<profile>/deps.
+        for candidate in [dir.join("baedal"), dir.join("../baedal")] {
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+        bail!("no baedal binary beside {}; build it first (cargo build --release)", me.display())
+    }
+}
+
+/// A running server.
+pub struct ServerProcess {
+    spec: ServerSpec,
+    child: Option<Child>,
+    pub endpoint: Endpoint,
+    pub starts: u32,
+}
+
+impl ServerProcess {
+    pub fn start(spec: ServerSpec) -> anyhow::Result<ServerProcess> {
+        let mut server = ServerProcess { spec, child: None, endpoint: Endpoint::default(), starts: 0 };
+        server.restart()?;
+        Ok(server)
+    }
+
+    /// SIGKILL: no shutdown hook, no final snapshot, no flush.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start again on the same database and settings (on a new port).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let spec = &self.spec;
+        let mut command = Command::new(&spec.binary);
+        command
+            .env("DATABASE_URL", &spec.database_url)
+            .env("BAEDAL__SERVER__PORT", "0")
+            .env_remove("BAEDAL_CONFIG")
+            .env("RUST_LOG", std::env::var("DRILL_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (key, value) in &spec.env {
+            command.env(key, value);
+        }
+        if let Some(log) = &spec.log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .with_context(|| format!("opening {}", log.display()))?;
+            command.stderr(file);
+        }
+        let mut child = command.spawn().with_context(|| format!("starting {}", spec.binary.display()))?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(base) => {
+                self.endpoint.set(base);
+                self.child = Some(child);
+                self.starts += 1;
+                Ok(())
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                bail!("the server did not start within 120 s (exit: {status:?})")
+            }
+        }
+    }
+
+    /// The process's resident memory in KiB (Linux), for the soak.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    }
+
+    /// Open file descriptors of the process (sockets included), for the soak.
+    pub fn open_fds(&self) -> Option<usize> {
+        let pid = self.child.as_ref()?.id();
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
