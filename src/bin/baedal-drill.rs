@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use baedal::drill::postgres::{Cluster, Database};
 use baedal::drill::server::{ServerProcess, ServerSpec};
+use baedal::drill::throughput::{self, ThroughputPlan};
 use baedal::drill::workload::{Tokens, WorkloadPlan};
-use baedal::drill::{crash, outage};
+use baedal::drill::{crash, outage, soak};
+use baedal::sim::load::LoadPlan;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -41,6 +43,38 @@ enum Drill {
         /// Use a throwaway cluster (initdb) instead of the machine's.
         #[arg(long)]
         private_cluster: bool,
+    },
+    /// Durable commands per second through server and PostgreSQL, group commit against one
+    /// transaction per command, in one run.
+    Throughput {
+        #[arg(long, default_value_t = 256)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 5)]
+        warmup_secs: u64,
+        #[arg(long, env = "DRILL_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        #[arg(long)]
+        server: Option<PathBuf>,
+    },
+    /// The websocket load mix for a long while against one server, sampling its memory and
+    /// open descriptors every minute; fails on a growth trend.
+    Soak {
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        #[arg(long, default_value_t = 2_000)]
+        riders: usize,
+        #[arg(long, default_value_t = 300)]
+        customers: usize,
+        #[arg(long, default_value_t = 50)]
+        stores: usize,
+        #[arg(long, default_value_t = 10.0)]
+        orders_per_sec: f64,
+        #[arg(long, env = "DRILL_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        #[arg(long)]
+        server: Option<PathBuf>,
     },
 }
 
@@ -134,6 +168,69 @@ async fn main() -> anyhow::Result<()> {
             };
             let server = ServerProcess::start(load.spec(&database.url, &secret)?)?;
             let report = outage::run(&server, &cluster, &database.url, &tokens, &plan).await;
+            drop(server);
+            database.drop_now().await?;
+            let report = report?;
+            println!("{report}");
+            report.passed()
+        }
+        Drill::Throughput { clients, seconds, warmup_secs, postgres, server } => {
+            let plan = ThroughputPlan {
+                clients: clients.max(1),
+                warmup: Duration::from_secs(warmup_secs),
+                measure: Duration::from_secs(seconds.max(1)),
+            };
+            let binary = match server {
+                Some(path) => path,
+                None => ServerSpec::sibling_binary()?,
+            };
+            let cluster = Cluster::system(&postgres)?;
+            let mut results = Vec::new();
+            for (label, group_commit) in [("group commit", "true"), ("one transaction per command", "false")] {
+                let database = Database::create(&cluster).await?;
+                let mut env = baedal::drill::server_env(&secret);
+                env.push(("BAEDAL__DATABASE__GROUP_COMMIT__ENABLED".into(), group_commit.into()));
+                let spec = ServerSpec { binary: binary.clone(), database_url: database.url.clone(), env, log: None };
+                let server = ServerProcess::start(spec)?;
+                let result = throughput::measure(&server.endpoint, &tokens, &plan).await;
+                drop(server);
+                database.drop_now().await?;
+                let result = result?;
+                println!("{label:<28} {result}");
+                results.push(result);
+            }
+            let (grouped, single) = (&results[0], &results[1]);
+            let ratio = grouped.per_sec() / single.per_sec().max(f64::MIN_POSITIVE);
+            println!("group commit / one per command: {ratio:.1}x  ({clients} clients, server + PostgreSQL + load on one machine)");
+            true
+        }
+        Drill::Soak { minutes, riders, customers, stores, orders_per_sec, postgres, server } => {
+            let binary = match server {
+                Some(path) => path,
+                None => ServerSpec::sibling_binary()?,
+            };
+            let database = Database::create(&Cluster::system(&postgres)?).await?;
+            let spec = ServerSpec {
+                binary,
+                database_url: database.url.clone(),
+                env: baedal::drill::server_env(&secret),
+                log: None,
+            };
+            let server = ServerProcess::start(spec)?;
+            let plan = LoadPlan {
+                base: server.endpoint.base(),
+                secret: secret.clone(),
+                kid: "k1".into(),
+                customers,
+                stores,
+                riders,
+                orders_per_sec,
+                ping_every: Duration::from_secs(2),
+                duration: Duration::from_secs(minutes * 60),
+                cook_secs: 5,
+            };
+            let pid = server.pid().context("server process")?;
+            let report = soak::run(pid, plan, Duration::from_secs(60)).await;
             drop(server);
             database.drop_now().await?;
             let report = report?;

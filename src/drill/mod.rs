@@ -10,6 +10,8 @@ pub mod crash;
 pub mod outage;
 pub mod postgres;
 pub mod server;
+pub mod soak;
+pub mod throughput;
 pub mod workload;
 
 /// The server settings every drill runs with: its own signing key, quick dispatch, no demo

@@ -126,17 +126,9 @@ impl ServerProcess {
         }
     }
 
-    /// The process's resident memory in KiB (Linux), for the soak.
-    pub fn rss_kib(&self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
-    }
-
-    /// Open file descriptors of the process (sockets included), for the soak.
-    pub fn open_fds(&self) -> Option<usize> {
-        let pid = self.child.as_ref()?.id();
-        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    /// The process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 }
 
