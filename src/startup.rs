@@ -67,9 +67,6 @@ impl Application {
         }
         actors::spawn_position_writer(platform.clone());
         let board = web::Data::new(CityBoard::new(platform.clone()).start());
-        if settings.demo.enabled && settings.simulator.enabled {
-            sim::city::start(platform.clone(), &settings.demo, &settings.simulator);
-        }
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
@@ -109,6 +106,10 @@ impl Application {
         .workers(settings.server.workers.max(1))
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .run();
+        // Last, once nothing can fail any more: the city comes alive with the server.
+        if settings.demo.enabled && settings.simulator.enabled {
+            sim::city::start(platform.clone(), &settings.demo, &settings.simulator);
+        }
         Ok(Application { server, port, platform, recovered })
     }
 
