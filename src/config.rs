@@ -198,7 +198,7 @@ impl Default for SimulatorSettings {
     fn default() -> Self {
         SimulatorSettings {
             enabled: true,
-            orders_per_minute: 6.0,
+            orders_per_minute: 4.0,
             reject_share: Share(0.05),
             decline_share: Share(0.15),
             demo_customer_share: Share(0.2),
