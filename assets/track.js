@@ -65,10 +65,24 @@
   function drawRider() {
     const mark = document.getElementById("rider-mark");
     const onTheWay = order && order.rider_id && ["preparing", "ready_for_pickup", "picked_up"].includes(order.status);
-    mark.hidden = !(onTheWay && riderAt && proj);
-    if (mark.hidden) return;
+    // An SVG element has no `hidden` property: the attribute itself is toggled.
+    const show = Boolean(onTheWay && riderAt && proj);
+    mark.toggleAttribute("hidden", !show);
+    if (!show) return;
     const [x, y] = proj.at(riderAt);
     mark.style.transform = `translate(${x}px, ${y}px)`;
+  }
+
+  let storeNamed = false;
+  async function nameStore(storeId) {
+    if (storeNamed) return;
+    storeNamed = true;
+    try {
+      const store = await Baedal.api("customer", "GET", `/v1/stores/${storeId}`);
+      document.querySelector("#store-mark text").textContent = store.name;
+    } catch (_) {
+      storeNamed = false;
+    }
   }
 
   function take(next, nextVersion) {
@@ -79,6 +93,7 @@
     }
     order = next;
     render();
+    nameStore(next.store_id);
   }
 
   async function load() {

@@ -234,6 +234,13 @@ async fn the_store_tablet_moves_an_order_on(backend: Backend) {
             "the order tracked",
         )
         .await;
+    browser
+        .wait_for(
+            "return document.querySelector('#store-mark text').textContent === 'Kimbap Heaven'",
+            10,
+            "the store named",
+        )
+        .await;
     let done = browser.eval("return document.querySelectorAll('#steps .step.done').length").await;
     assert_eq!(done, 3, "placed, cooking and ready are done");
     browser.close().await;
