@@ -20,6 +20,7 @@ pub struct Settings {
     pub dispatch: DispatchSettings,
     pub payment: SandboxSettings,
     pub demo: DemoSettings,
+    pub simulator: SimulatorSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub ws: WsSettings,
@@ -164,6 +165,125 @@ pub struct DemoSettings {
     pub riders: usize,
 }
 
+/// The demo city's inhabitants: customers ordering, store staff answering and cooking,
+/// riders answering offers and riding. Only runs together with the demo city.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SimulatorSettings {
+    /// `false` for real use: the demo city is then only driven by real clients.
+    pub enabled: bool,
+    /// Mean rate of new orders (arrivals are random, as real ones are).
+    pub orders_per_minute: f64,
+    /// Share of orders the store rejects.
+    pub reject_share: Share,
+    /// Share of offers a rider declines.
+    pub decline_share: Share,
+    /// Share of orders placed by the demo customer, so its tracking page has something to show.
+    pub demo_customer_share: Share,
+    /// How long store staff take to answer a new order.
+    pub store_answer_secs: Between,
+    /// How long the kitchen cooks.
+    pub cook_secs: Between,
+    /// How long a rider takes to answer an offer.
+    pub rider_answer_secs: Between,
+    /// Each rider's riding speed is drawn from this range.
+    pub rider_speed_kmh: Between,
+    /// How far from the store customers order to.
+    pub delivery_distance_m: Between,
+    /// Riders on the move report their position this often.
+    pub ping_ms: u64,
+}
+
+impl Default for SimulatorSettings {
+    fn default() -> Self {
+        SimulatorSettings {
+            enabled: true,
+            orders_per_minute: 4.0,
+            reject_share: Share(0.05),
+            decline_share: Share(0.15),
+            demo_customer_share: Share(0.2),
+            store_answer_secs: Between { min: 3.0, max: 15.0 },
+            cook_secs: Between { min: 40.0, max: 100.0 },
+            rider_answer_secs: Between { min: 2.0, max: 8.0 },
+            rider_speed_kmh: Between { min: 15.0, max: 25.0 },
+            delivery_distance_m: Between { min: 300.0, max: 1200.0 },
+            ping_ms: 1000,
+        }
+    }
+}
+
+/// A share between 0 and 1.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Share(f64);
+
+impl Share {
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for Share {
+    type Error = String;
+
+    fn try_from(value: f64) -> Result<Self, String> {
+        if (0.0..=1.0).contains(&value) {
+            Ok(Share(value))
+        } else {
+            Err(format!("a share must be between 0 and 1, not {value}"))
+        }
+    }
+}
+
+/// A range of non-negative values, `min <= max` (`{ min = 30, max = 90 }` in the file,
+/// `..._MIN` / `..._MAX` in the environment).
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "RawBetween")]
+pub struct Between {
+    min: f64,
+    max: f64,
+}
+
+#[derive(Deserialize)]
+struct RawBetween {
+    min: f64,
+    max: f64,
+}
+
+impl TryFrom<RawBetween> for Between {
+    type Error = String;
+
+    fn try_from(raw: RawBetween) -> Result<Self, String> {
+        Between::new(raw.min, raw.max)
+    }
+}
+
+impl Between {
+    pub fn new(min: f64, max: f64) -> Result<Between, String> {
+        if !(min.is_finite() && max.is_finite() && 0.0 <= min && min <= max) {
+            return Err(format!("a range needs 0 <= min <= max, not {min}..{max}"));
+        }
+        Ok(Between { min, max })
+    }
+
+    pub fn min(self) -> f64 {
+        self.min
+    }
+
+    pub fn max(self) -> f64 {
+        self.max
+    }
+
+    /// A uniform draw from the range.
+    pub fn sample(self, rng: &mut impl rand::Rng) -> f64 {
+        if self.max > self.min {
+            rng.gen_range(self.min..=self.max)
+        } else {
+            self.min
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct LogSettings {
@@ -266,5 +386,36 @@ impl Settings {
             builder = builder.set_override("database.url", url)?;
         }
         builder.build()?.try_deserialize()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml: &str) -> Result<Settings, config::ConfigError> {
+        config::Config::builder()
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize()
+    }
+
+    #[test]
+    fn the_example_file_parses_with_its_simulator_section() {
+        let settings = parse(include_str!("../baedal.example.toml")).expect("baedal.example.toml");
+        assert!(settings.simulator.enabled);
+        assert_eq!(settings.simulator.cook_secs, Between::new(40.0, 100.0).unwrap());
+        assert_eq!(settings.simulator.rider_speed_kmh, Between::new(15.0, 25.0).unwrap());
+    }
+
+    #[test]
+    fn ranges_and_shares_refuse_nonsense() {
+        assert!(parse("[simulator]\ncook_secs = { min = 90, max = 30 }").is_err());
+        assert!(parse("[simulator]\ncook_secs = { min = -1, max = 30 }").is_err());
+        assert!(parse("[simulator]\ncook_secs = { min = 30 }").is_err());
+        assert!(parse("[simulator]\nreject_share = 1.5").is_err());
+        let settings = parse("[simulator]\nenabled = false\nreject_share = 0.5").unwrap();
+        assert!(!settings.simulator.enabled);
+        assert_eq!(settings.simulator.reject_share.get(), 0.5);
     }
 }

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::Actor as _;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
@@ -12,6 +13,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::actors::city_board::CityBoard;
 use crate::actors::{self, Platform, Recovered};
 use crate::auth::{Accounts, Authenticator, JwtAuthenticator};
 use crate::config::Settings;
@@ -64,6 +66,7 @@ impl Application {
             sim::demo::seed_accounts(&accounts).await.context("seeding the demo accounts")?;
         }
         actors::spawn_position_writer(platform.clone());
+        let board = web::Data::new(CityBoard::new(platform.clone()).start());
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
@@ -83,6 +86,7 @@ impl Application {
                 .app_data(accounts.clone())
                 .app_data(sandbox.clone())
                 .app_data(limits.clone())
+                .app_data(board.clone())
                 .into_utoipa_app()
                 .openapi(http::openapi::ApiDoc::openapi())
                 .configure(http::configure)
@@ -90,6 +94,7 @@ impl Application {
                 .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
                 .default_service(web::to(http::not_found))
                 .into_app()
+                .configure(http::pages::configure)
         })
         // Live updates are small frames: send them at once, not after a delayed ACK.
         .on_connect(|connection, _| {
@@ -101,6 +106,10 @@ impl Application {
         .workers(settings.server.workers.max(1))
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .run();
+        // Last, once nothing can fail any more: the city comes alive with the server.
+        if settings.demo.enabled && settings.simulator.enabled {
+            sim::city::start(platform.clone(), &settings.demo, &settings.simulator);
+        }
         Ok(Application { server, port, platform, recovered })
     }
 

@@ -86,6 +86,7 @@ fn rows() -> Vec<Row> {
         ),
         row("get", "/v1/ops/payment-sandbox", "1333333A", none, Assigned),
         row("put", "/v1/ops/payment-sandbox", "1333333A", |_, _| json!({"failing": false}), Assigned),
+        row("get", "/v1/ops/city", "1333333A", none, Assigned),
         row("get", "/v1/stores", "AAAAAAAA", none, Assigned),
         row(
             "post",

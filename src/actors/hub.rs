@@ -21,6 +21,8 @@ pub enum Topic {
     Customer(CustomerId),
     Store(StoreId),
     Rider(RiderId),
+    /// Every order change: the operator's view of the city and the demo's simulator.
+    Operations,
 }
 
 /// One update for subscribers.
@@ -65,7 +67,8 @@ impl Hub {
         }
     }
 
-    /// Publish an order change to its customer, its store, and the riders it concerns.
+    /// Publish an order change to its customer, its store, the riders it concerns, and the
+    /// operations view.
     pub fn publish_order(&self, order: &Order, version: i64, events: &[&'static str], riders: &[RiderId]) {
         let push = Push::Order { order: Arc::new(order.clone()), version, events: events.into() };
         self.publish(Topic::Customer(order.terms.customer_id), &push);
@@ -73,6 +76,7 @@ impl Hub {
         for rider in riders {
             self.publish(Topic::Rider(*rider), &push);
         }
+        self.publish(Topic::Operations, &push);
     }
 
     pub fn track(&self, customer: CustomerId, order: OrderId, live: bool) {

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod limits;
 pub mod openapi;
 mod orders_access;
+pub mod pages;
 pub(crate) mod routes;
 pub mod views;
 pub mod ws;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         scope("/v1")
             .configure(routes::auth::configure)
             .configure(routes::ops::configure_v1)
+            .configure(routes::city::configure)
             .configure(routes::stores::configure)
             .configure(routes::orders::configure)
             .configure(routes::riders::configure)

@@ -38,7 +38,8 @@ const STORES: &[(&str, &[(&str, i64)])] = &[
     ("Burger Myeongdong", &[("Bulgogi burger", 8900), ("Fries", 3500), ("Shake", 4500)]),
 ];
 
-fn store_id(index: usize) -> StoreId {
+/// The demo city's `index`th store.
+pub fn store_id(index: usize) -> StoreId {
     StoreId::named(&format!("demo-store-{index}"))
 }
 
@@ -87,7 +88,7 @@ pub async fn seed(platform: &Arc<Platform>, settings: &DemoSettings) -> Result<(
         added.0 += 1;
     }
     for index in 0..settings.riders {
-        let id = RiderId::named(&format!("demo-rider-{index}"));
+        let id = rider_id(index);
         if platform.rider(id).is_some() {
             continue;
         }
@@ -128,9 +129,14 @@ pub async fn seed_accounts(accounts: &Accounts) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// The demo city's `index`th rider.
+pub fn rider_id(index: usize) -> RiderId {
+    RiderId::named(&format!("demo-rider-{index}"))
+}
+
 /// The demo's first rider.
 pub fn demo_rider() -> RiderId {
-    RiderId::named("demo-rider-0")
+    rider_id(0)
 }
 
 /// The demo's first store.

@@ -1,5 +1,7 @@
-//! The city around the service: the demo city seeded at start, and (later) the simulator
-//! and load generator.
+//! The city around the service: the demo city seeded at start, the simulator that brings
+//! it to life, and the load generator.
 
+pub mod city;
 pub mod demo;
 pub mod load;
+mod route;

@@ -2,6 +2,7 @@
 //! server binary started on a random port against it, and a small client for its API.
 #![allow(dead_code)]
 
+pub mod city;
 pub mod db;
 pub mod server;
 pub mod ws;

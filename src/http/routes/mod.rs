@@ -1,6 +1,7 @@
 //! A module per resource.
 
 pub mod auth;
+pub mod city;
 pub mod ops;
 pub mod orders;
 pub mod riders;

@@ -1,0 +1,257 @@
+//! The pages in a real browser: headless Chromium driven through chromedriver (Debian's
+//! `chromium` and `chromium-driver`). A missing chromedriver fails these tests; they never
+//! skip. `CHROMEDRIVER` and `CHROMIUM` override the paths.
+//!
+//! The dashboard shows the demo city alive (riders moving, an order going from placed to
+//! delivered) and is saved as `target/artifacts/dashboard.png`; the store tablet's accept and
+//! ready buttons move an order on, and the tracking page shows it to its customer.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baedal::auth::Role;
+use baedal::sim::demo;
+use common::city::FAST_CITY;
+use common::{Backend, TestDb, TestServer};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// chromedriver and a browser session through it; the driver is killed on drop.
+struct Browser {
+    driver: Child,
+    client: Client,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {driver_path} ({e}): install chromium and chromium-driver"));
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1500,1150", "--hide-scrollbars"],
+            }),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+            builder.capabilities(capabilities.clone());
+            match builder.connect(&format!("http://127.0.0.1:{port}")).await {
+                Ok(client) => break client,
+                // chromedriver takes a moment to listen.
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(error) => panic!("no browser session through {driver_path}: {error}"),
+            }
+        };
+        Browser { driver, client }
+    }
+
+    /// Evaluate `script` in the page (its `return` value comes back as JSON).
+    async fn eval(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    /// Poll `script` until it returns something truthy; panic with `what` after `secs`.
+    async fn wait_for(&self, script: &str, secs: u64, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let value = self.eval(script).await;
+            if !(value.is_null() || value == false || value == 0 || value == "") {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "{what}: not seen within {secs} s");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Click the element `selector` names. A live page may redraw it between finding and
+    /// clicking (a rider was assigned meanwhile): find it again, as a person would.
+    async fn click(&self, selector: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let attempt = match self.client.find(Locator::Css(selector)).await {
+                Ok(element) => element.click().await,
+                Err(error) => Err(error),
+            };
+            match attempt {
+                Ok(()) => return,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(error) => panic!("click {selector}: {error}"),
+            }
+        }
+    }
+
+    /// Sign in with the prefilled demo account, checking it is the one expected.
+    async fn sign_in_as_demo(&self, email: &str) {
+        self.wait_for("return !document.getElementById('login').hidden", 10, "the sign-in form").await;
+        let prefilled = self.eval("return document.querySelector('#login [name=email]').value").await;
+        assert_eq!(prefilled, email, "the demo account is prefilled");
+        self.click("#login button[type=submit]").await;
+        self.wait_for("return !document.getElementById('app').hidden", 10, "signed in").await;
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
+
+fn rider_positions(value: &Value) -> HashMap<String, String> {
+    value.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()).unwrap_or_default()
+}
+
+async fn the_dashboard_shows_the_city_alive(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, FAST_CITY);
+    let browser = Browser::start().await;
+    browser.client.goto(&format!("{}/", server.api.base)).await.unwrap();
+    browser.sign_in_as_demo("operator@demo.baedal.dev").await;
+
+    // The city: every demo store and rider drawn from its coordinates.
+    browser.wait_for("return document.querySelectorAll('#riders [data-rider]').length >= 36", 15, "36 riders").await;
+    assert_eq!(browser.eval("return document.querySelectorAll('#stores [data-store]').length").await, 12);
+
+    // Riders move: positions differ between two reads of the page.
+    let read = "const out = {}; document.querySelectorAll('#riders [data-rider]').forEach(c => \
+                out[c.dataset.rider] = [c.dataset.lat, c.dataset.lon, c.style.transform]); return out;";
+    let before = rider_positions(&browser.eval(read).await);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = rider_positions(&browser.eval(read).await);
+        let moved = now.iter().filter(|(id, p)| before.get(*id).is_some_and(|b| b != *p)).count();
+        if moved >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no rider moved on the map");
+    }
+
+    // An order goes from placed to delivered in the table. Every order first seen as placed
+    // is followed (the store may reject one); the first to be delivered settles it.
+    let rows = "const out = {}; document.querySelectorAll('#orders tr[data-order]').forEach(r => \
+                out[r.dataset.order] = r.dataset.status); return out;";
+    let mut followed: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let delivered = loop {
+        let statuses = browser.eval(rows).await;
+        for (order, status) in statuses.as_object().unwrap() {
+            let status = status.as_str().unwrap_or_default().to_owned();
+            match followed.get_mut(order) {
+                Some(seen) => {
+                    seen.insert(status);
+                }
+                None if status == "awaiting_store" || status == "awaiting_payment" => {
+                    followed.insert(order.clone(), BTreeSet::from([status]));
+                }
+                None => {}
+            }
+        }
+        if let Some((order, seen)) = followed.iter().find(|(_, seen)| seen.contains("delivered")) {
+            break (order.clone(), seen.clone());
+        }
+        assert!(Instant::now() < deadline, "no order went from placed to delivered on the page: {followed:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(delivered.1.len() >= 3, "the order's row moved through its states: {delivered:?}");
+    let order = server.api.order(&delivered.0).await;
+    assert_eq!(order["status"], "delivered", "the page agrees with the API");
+
+    let tile = browser.eval("return document.querySelector('#kpi-delivered-today .value').textContent").await;
+    assert!(tile.as_str().and_then(|t| t.parse::<u64>().ok()).is_some_and(|n| n >= 1), "delivered tile: {tile}");
+
+    // A moment for the latest positions to settle, then the picture.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let png = browser.client.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().expect("target dir").join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("dashboard.png"), png).unwrap();
+    browser.close().await;
+}
+
+async fn the_store_tablet_moves_an_order_on(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    // The demo city without its simulator: the tablet is the only store staff.
+    let server = TestServer::start(&db, &[("BAEDAL__DEMO__ENABLED", "true"), ("BAEDAL__SIMULATOR__ENABLED", "false")]);
+    let api = server.api.clone();
+    let store = demo::demo_store().to_string();
+    let (status, menu) = api.get(&format!("/v1/stores/{store}/menu")).await;
+    assert_eq!(status, 200, "{menu}");
+    let item = menu["items"][0]["id"].as_str().unwrap();
+    let customer = demo::demo_customer().to_string();
+    let as_customer = api.as_role(Role::Customer, &customer);
+    let (status, placed) =
+        as_customer.place("tablet-1", &common::server::order_body(&store, item, &customer, (37.5665, 126.978))).await;
+    assert_eq!(status, 201, "{placed}");
+    let order = placed["id"].as_str().unwrap().to_owned();
+    api.wait_status(&order, "awaiting_store").await;
+
+    let browser = Browser::start().await;
+    browser.client.goto(&format!("{}/store", api.base)).await.unwrap();
+    browser.sign_in_as_demo("store@demo.baedal.dev").await;
+    let accept = format!("article[data-order='{order}'] button[data-action=accept]");
+    browser
+        .wait_for(&format!("return !!document.querySelector(\"{accept}\")"), 15, "the new order on the tablet")
+        .await;
+    browser.click(&accept).await;
+    let accepted = api.wait_status(&order, "preparing").await;
+    assert_eq!(accepted["prep_minutes"], 15, "the tablet's default preparation time");
+
+    let ready = format!("article[data-order='{order}'] button[data-action=ready]");
+    browser.wait_for(&format!("return !!document.querySelector(\"{ready}\")"), 15, "the ready button").await;
+    browser.click(&ready).await;
+    api.wait_status(&order, "ready_for_pickup").await;
+
+    // Its customer follows it on the tracking page.
+    browser.client.goto(&format!("{}/track/{order}", api.base)).await.unwrap();
+    browser.sign_in_as_demo("customer@demo.baedal.dev").await;
+    browser
+        .wait_for(
+            "return document.getElementById('app').dataset.status === 'ready_for_pickup'",
+            15,
+            "the order tracked",
+        )
+        .await;
+    browser
+        .wait_for(
+            "return document.querySelector('#store-mark text').textContent === 'Kimbap Heaven'",
+            10,
+            "the store named",
+        )
+        .await;
+    let done = browser.eval("return document.querySelectorAll('#steps .step.done').length").await;
+    assert_eq!(done, 3, "placed, cooking and ready are done");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_city_alive_sqlite() {
+    the_dashboard_shows_the_city_alive(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_tablet_moves_an_order_on_sqlite() {
+    the_store_tablet_moves_an_order_on(Backend::Sqlite).await
+}
