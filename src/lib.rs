@@ -6,11 +6,13 @@
 pub mod actors;
 pub mod auth;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod http;
 pub mod matching;
 pub mod payment;
 pub mod persistence;
+pub mod replay;
 pub mod sim;
 pub mod startup;
 pub mod telemetry;
