@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use baedal::auth::{Identity, JwtAuthenticator};
 use baedal::config::Settings;
-use baedal::replay::{self, InstanceReport, Summary};
+use baedal::replay::{self, Bundling, InstanceReport, ReplaySettings, Summary};
 use baedal::startup::Application;
 use baedal::telemetry;
 use clap::{Args, Parser, Subcommand};
@@ -39,14 +39,51 @@ struct ReplayArgs {
     /// Where solution files (and the summary) go.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// The tuned policy's levers (defaults: `ReplaySettings::tuned`).
+#[derive(Args)]
+struct PolicyArgs {
+    /// Simulated minutes between dispatch ticks.
+    #[arg(long, default_value_t = ReplaySettings::tuned().tick_minutes)]
+    tick_minutes: i64,
+    /// Put an order up for dispatch this many minutes before it is ready.
+    #[arg(long, default_value_t = ReplaySettings::tuned().release_lead.unwrap_or(0))]
+    release_lead: i64,
+    /// Most orders one courier carries in one trip (1 = no bundling).
+    #[arg(long, default_value_t = ReplaySettings::tuned().bundling.map_or(1, |b| b.max_orders))]
+    max_bundle: usize,
+    /// Orders share a trip only when their ready times are this many minutes apart at most.
+    #[arg(long, default_value_t = ReplaySettings::tuned().bundling.map_or(0, |b| b.ready_window))]
+    bundle_window: i64,
+    /// Offer a courier its next job this many minutes before its last drop-off.
+    #[arg(long, default_value_t = ReplaySettings::tuned().free_ahead)]
+    free_ahead: i64,
+}
+
+impl PolicyArgs {
+    fn settings(&self) -> ReplaySettings {
+        ReplaySettings {
+            tick_minutes: self.tick_minutes.max(1),
+            release_lead: Some(self.release_lead.max(0)),
+            bundling: (self.max_bundle > 1)
+                .then_some(Bundling { max_orders: self.max_bundle, ready_window: self.bundle_window.max(0) }),
+            free_ahead: self.free_ahead.max(0),
+            ..ReplaySettings::tuned()
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         None | Some(Command::Serve) => serve(),
         Some(Command::Replay(args)) => match (&args.all, &args.instance) {
-            (Some(root), _) => replay_all(root, &args.out.unwrap_or_else(|| PathBuf::from("replay-out"))),
-            (None, Some(dir)) => replay_one(dir, args.out),
+            (Some(root), _) => {
+                replay_all(root, args.policy.settings(), &args.out.unwrap_or_else(|| PathBuf::from("replay-out")))
+            }
+            (None, Some(dir)) => replay_one(dir, args.policy.settings(), args.out),
             (None, None) => anyhow::bail!("give an instance folder or --all ROOT"),
         },
     }
@@ -74,17 +111,17 @@ async fn serve() -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
-fn replay_one(dir: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
+fn replay_one(dir: &Path, tuned: ReplaySettings, out: Option<PathBuf>) -> anyhow::Result<()> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "instance".into());
     let out = out.unwrap_or_else(|| Path::new("replay-out").join(&name));
-    let report = replay::run_instance(dir, &out).with_context(|| format!("replaying {}", dir.display()))?;
+    let report = replay::run_instance(dir, tuned, &out).with_context(|| format!("replaying {}", dir.display()))?;
     print!("{report}");
     println!("solution files: {} (greedy baseline: {})", out.display(), out.join("greedy").display());
     anyhow::ensure!(report.feasible(), "a solution broke the instance's rules");
     Ok(())
 }
 
-fn replay_all(root: &Path, out: &Path) -> anyhow::Result<()> {
+fn replay_all(root: &Path, tuned: ReplaySettings, out: &Path) -> anyhow::Result<()> {
     let dirs = replay::instance_dirs(root)?;
     anyhow::ensure!(!dirs.is_empty(), "no instance folders under {}", root.display());
     let bar = ProgressBar::new(dirs.len() as u64);
@@ -96,8 +133,8 @@ fn replay_all(root: &Path, out: &Path) -> anyhow::Result<()> {
     for dir in &dirs {
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         bar.set_message(name.clone());
-        let report =
-            replay::run_instance(dir, &out.join(&name)).with_context(|| format!("replaying {}", dir.display()))?;
+        let report = replay::run_instance(dir, tuned, &out.join(&name))
+            .with_context(|| format!("replaying {}", dir.display()))?;
         if !report.feasible() {
             bar.println(format!("{name}: infeasible solution"));
         }

@@ -23,7 +23,7 @@ fn instance_dir(name: &str) -> PathBuf {
 
 fn replays_feasibly(name: &str) {
     let out = tempfile::tempdir().unwrap();
-    let report = run_instance(&instance_dir(name), out.path()).unwrap();
+    let report = run_instance(&instance_dir(name), ReplaySettings::tuned(), out.path()).unwrap();
     assert!(
         report.tuned.violations.is_empty(),
         "{name}: {:?}",
@@ -87,14 +87,11 @@ fn the_checker_catches_broken_solutions() {
 
     // Drop-offs squeezed closer than the service time.
     let mut rushed = written.clone();
-    let bundle = rushed.assignments.iter().find(|a| a.orders.len() > 1).cloned();
-    if let Some(bundle) = bundle {
-        let second = bundle.orders[1];
-        let first_dropoff = rushed.deliveries.iter().find(|d| d.order == bundle.orders[0]).unwrap().dropoff_at;
-        let d = rushed.deliveries.iter_mut().find(|d| d.order == second).unwrap();
-        d.dropoff_at = first_dropoff + instance.parameters.dropoff_service - 1;
-        assert!(!check(&instance, &rushed).is_empty());
-    }
+    let bundle = rushed.assignments.iter().find(|a| a.orders.len() > 1).cloned().expect("this day has a bundle");
+    let first_dropoff = rushed.deliveries.iter().find(|d| d.order == bundle.orders[0]).unwrap().dropoff_at;
+    let d = rushed.deliveries.iter_mut().find(|d| d.order == bundle.orders[1]).unwrap();
+    d.dropoff_at = first_dropoff + instance.parameters.dropoff_service - 1;
+    assert!(!check(&instance, &rushed).is_empty());
 
     // A pickup after the courier's shift.
     let mut overtime = written;

@@ -303,8 +303,10 @@ impl<'a> Replay<'a> {
     }
 
     /// Whether `orders` (one restaurant's) may travel together: each would still reach its
-    /// door within the target if picked up as soon as all are ready.
-    fn fits(&self, orders: &[usize], now: Minute) -> bool {
+    /// door within the target if picked up as soon as all are ready. While orders queue for
+    /// couriers (`scarce`), the limit is the maximum click-to-door instead: a shared trip
+    /// then beats waiting for a courier that is not there.
+    fn fits(&self, orders: &[usize], now: Minute, scarce: bool) -> bool {
         let Some(rules) = self.settings.bundling else { return orders.len() == 1 };
         if orders.len() > rules.max_orders {
             return false;
@@ -317,8 +319,9 @@ impl<'a> Replay<'a> {
         }
         let pickup = last.max(now) + self.instance.parameters.pickup_service;
         let trip = best_trip(self.instance, pickup, orders);
-        let target = self.instance.parameters.target_click_to_door;
-        trip.sequence.iter().zip(&trip.dropoffs).all(|(o, d)| d - self.instance.orders[*o].placed <= target)
+        let p = &self.instance.parameters;
+        let limit = if scarce { p.max_click_to_door } else { p.target_click_to_door };
+        trip.sequence.iter().zip(&trip.dropoffs).all(|(o, d)| d - self.instance.orders[*o].placed <= limit)
     }
 
     /// Put due orders up for dispatch: each joins a waiting bundle of its restaurant when it
@@ -326,6 +329,7 @@ impl<'a> Replay<'a> {
     fn release(&mut self, now: Minute) -> Result<(), ReplayError> {
         let mut due: Vec<usize> = self.pending.iter().copied().filter(|o| self.release_at(*o) <= now).collect();
         due.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
+        let scarce = self.board.waiting_orders() >= self.board.free_riders();
         for order in due {
             if !self.pending.contains(&order) {
                 continue;
@@ -335,7 +339,7 @@ impl<'a> Replay<'a> {
                 let joined = self.waiting.iter().find_map(|(lead, bundle)| {
                     let mut with = bundle.orders.clone();
                     with.push(order);
-                    (bundle.restaurant == restaurant && self.fits(&with, now)).then_some(*lead)
+                    (bundle.restaurant == restaurant && self.fits(&with, now, scarce)).then_some(*lead)
                 });
                 if let Some(lead) = joined {
                     self.pending.remove(&order);
@@ -357,7 +361,7 @@ impl<'a> Replay<'a> {
                 mates.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
                 for mate in mates {
                     orders.push(mate);
-                    if self.fits(&orders, now) {
+                    if self.fits(&orders, now, scarce) {
                         self.pending.remove(&mate);
                     } else {
                         orders.pop();

@@ -80,7 +80,7 @@ pub enum SolutionError {
 }
 
 impl Solution {
-    fn place_name<'a>(instance: &'a Instance, place: Place) -> &'a str {
+    fn place_name(instance: &Instance, place: Place) -> &str {
         match place {
             Place::Start => "0",
             Place::Restaurant(r) => &instance.restaurants[r].id,

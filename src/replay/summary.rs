@@ -89,11 +89,11 @@ pub fn run_policy(instance: &Instance, settings: ReplaySettings, out: &Path) -> 
     Ok(PolicyRun { kpis: Kpis::compute(instance, &written), violations: check(instance, &written) })
 }
 
-/// Replay the instance in `dir` under both policies: the tuned solution goes to `out`, the
-/// baseline's to `out/greedy`.
-pub fn run_instance(dir: &Path, out: &Path) -> Result<InstanceReport, RunError> {
+/// Replay the instance in `dir` under `tuned` and the greedy baseline: the tuned solution
+/// goes to `out`, the baseline's to `out/greedy`.
+pub fn run_instance(dir: &Path, tuned: ReplaySettings, out: &Path) -> Result<InstanceReport, RunError> {
     let instance = Instance::load(dir)?;
-    let tuned = run_policy(&instance, ReplaySettings::tuned(), out)?;
+    let tuned = run_policy(&instance, tuned, out)?;
     let greedy = run_policy(&instance, ReplaySettings::greedy(), &out.join("greedy"))?;
     Ok(InstanceReport { name: instance.name, tuned, greedy })
 }
