@@ -135,6 +135,7 @@ struct Figures {
     instances: usize,
     delivered: f64,
     min_delivered: f64,
+    greedy_delivered: f64,
     ctd: f64,
     ctd_p50: f64,
     ctd_p90: f64,
@@ -159,6 +160,7 @@ impl Figures {
             instances: 1,
             delivered: t.delivered_share(),
             min_delivered: t.delivered_share(),
+            greedy_delivered: g.delivered_share(),
             ctd: t.click_to_door.mean,
             ctd_p50: t.click_to_door.p50,
             ctd_p90: t.click_to_door.p90,
@@ -185,6 +187,7 @@ impl Figures {
             instances: rows.len(),
             delivered: avg(|r| r.delivered),
             min_delivered: rows.iter().map(|r| r.min_delivered).fold(f64::INFINITY, f64::min),
+            greedy_delivered: avg(|r| r.greedy_delivered),
             ctd: avg(|r| r.ctd),
             ctd_p50: avg(|r| r.ctd_p50),
             ctd_p90: avg(|r| r.ctd_p90),
@@ -211,11 +214,12 @@ impl Figures {
         }
     }
 
-    const HEADER: [&str; 20] = [
+    const HEADER: [&str; 21] = [
         "rows",
         "instances",
         "delivered %",
         "min delivered %",
+        "greedy delivered %",
         "click-to-door mean",
         "p50",
         "p90",
@@ -240,6 +244,7 @@ impl Figures {
             self.instances.to_string(),
             format!("{:.2}", self.delivered * 100.0),
             format!("{:.2}", self.min_delivered * 100.0),
+            format!("{:.2}", self.greedy_delivered * 100.0),
             format!("{:.1}", self.ctd),
             format!("{:.1}", self.ctd_p50),
             format!("{:.1}", self.ctd_p90),
