@@ -6,12 +6,14 @@
 pub mod actors;
 pub mod auth;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod drill;
 pub mod http;
 pub mod matching;
 pub mod payment;
 pub mod persistence;
+pub mod replay;
 pub mod sim;
 pub mod startup;
 pub mod telemetry;

@@ -1,12 +1,96 @@
-//! `baedal`: start the server (with the demo city unless disabled).
+//! `baedal`: start the server (with the demo city unless disabled), or replay benchmark
+//! days through the dispatch code.
 
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 use baedal::auth::{Identity, JwtAuthenticator};
 use baedal::config::Settings;
+use baedal::replay::{self, Bundling, InstanceReport, ReplaySettings, Summary};
 use baedal::startup::Application;
 use baedal::telemetry;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "baedal", version, about = "Real-time food-delivery dispatch backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Replay Meal Delivery Routing Problem instances through the dispatch code, beside a
+    /// greedy baseline, and write the evaluator's solution files.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// An instance folder (orders.txt, restaurants.txt, couriers.txt, instance_parameters.txt).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    instance: Option<PathBuf>,
+    /// Replay every instance folder under this root and write a summary table.
+    #[arg(long, value_name = "ROOT")]
+    all: Option<PathBuf>,
+    /// Where solution files (and the summary) go.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// The tuned policy's levers (defaults: `ReplaySettings::tuned`).
+#[derive(Args)]
+struct PolicyArgs {
+    /// Simulated minutes between dispatch ticks.
+    #[arg(long, default_value_t = ReplaySettings::tuned().tick_minutes)]
+    tick_minutes: i64,
+    /// Put an order up for dispatch this many minutes before it is ready.
+    #[arg(long, default_value_t = ReplaySettings::tuned().release_lead.unwrap_or(0))]
+    release_lead: i64,
+    /// Most orders one courier carries in one trip (1 = no bundling).
+    #[arg(long, default_value_t = ReplaySettings::tuned().bundling.map_or(1, |b| b.max_orders))]
+    max_bundle: usize,
+    /// Orders share a trip only when their ready times are this many minutes apart at most.
+    #[arg(long, default_value_t = ReplaySettings::tuned().bundling.map_or(0, |b| b.ready_window))]
+    bundle_window: i64,
+    /// Offer a courier its next job this many minutes before its last drop-off.
+    #[arg(long, default_value_t = ReplaySettings::tuned().free_ahead)]
+    free_ahead: i64,
+}
+
+impl PolicyArgs {
+    fn settings(&self) -> ReplaySettings {
+        ReplaySettings {
+            tick_minutes: self.tick_minutes.max(1),
+            release_lead: Some(self.release_lead.max(0)),
+            bundling: (self.max_bundle > 1)
+                .then_some(Bundling { max_orders: self.max_bundle, ready_window: self.bundle_window.max(0) }),
+            free_ahead: self.free_ahead.max(0),
+            ..ReplaySettings::tuned()
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        None | Some(Command::Serve) => serve(),
+        Some(Command::Replay(args)) => match (&args.all, &args.instance) {
+            (Some(root), _) => {
+                replay_all(root, args.policy.settings(), &args.out.unwrap_or_else(|| PathBuf::from("replay-out")))
+            }
+            (None, Some(dir)) => replay_one(dir, args.policy.settings(), args.out),
+            (None, None) => anyhow::bail!("give an instance folder or --all ROOT"),
+        },
+    }
+}
 
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn serve() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     telemetry::init(&settings.log.filter, &settings.log.format);
     let demo = settings.demo.enabled;
@@ -25,4 +109,44 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", baedal::sim::demo::hints(&base, token));
     }
     app.run_until_stopped().await
+}
+
+fn replay_one(dir: &Path, tuned: ReplaySettings, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "instance".into());
+    let out = out.unwrap_or_else(|| Path::new("replay-out").join(&name));
+    let report = replay::run_instance(dir, tuned, &out).with_context(|| format!("replaying {}", dir.display()))?;
+    print!("{report}");
+    println!("solution files: {} (greedy baseline: {})", out.display(), out.join("greedy").display());
+    anyhow::ensure!(report.feasible(), "a solution broke the instance's rules");
+    Ok(())
+}
+
+fn replay_all(root: &Path, tuned: ReplaySettings, out: &Path) -> anyhow::Result<()> {
+    let dirs = replay::instance_dirs(root)?;
+    anyhow::ensure!(!dirs.is_empty(), "no instance folders under {}", root.display());
+    let bar = ProgressBar::new(dirs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
+            .context("progress bar template")?,
+    );
+    let mut reports: Vec<InstanceReport> = Vec::with_capacity(dirs.len());
+    for dir in &dirs {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        bar.set_message(name.clone());
+        let report = replay::run_instance(dir, tuned, &out.join(&name))
+            .with_context(|| format!("replaying {}", dir.display()))?;
+        if !report.feasible() {
+            bar.println(format!("{name}: infeasible solution"));
+        }
+        reports.push(report);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let summary = Summary::new(&reports);
+    summary.write(out)?;
+    print!("{}", summary.markdown(Some(summary.mean_rows(reports.len()))));
+    println!("summary: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
+    let infeasible = reports.iter().filter(|r| !r.feasible()).count();
+    anyhow::ensure!(infeasible == 0, "{infeasible} instances had an infeasible solution");
+    Ok(())
 }

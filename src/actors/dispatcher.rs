@@ -8,18 +8,23 @@
 //! Its state is a view, not a record: riders announce their presence and orders announce
 //! what they need, so after a restart both simply announce again. Ticking starts only once
 //! recovery has finished, so no rider held by a not-yet-loaded order is offered twice.
+//!
+//! The decisions themselves are the clock-free [`Board`]'s (the benchmark replay drives
+//! the same board on simulated time); this actor gives it wall-clock time, a tick timer,
+//! and delivers its offers and releases to the order actors.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Instant;
 
 use actix::prelude::*;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Utc;
 
+use crate::dispatch::{Board, Policy};
 use crate::domain::order::OrderCommand;
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
-use crate::matching::{self, BatchSettings, RiderIndex};
 use crate::telemetry::names;
+
+pub use crate::dispatch::Need;
 
 use super::order_actor::Execute;
 use super::Platform;
@@ -30,17 +35,6 @@ use super::Platform;
 pub struct RiderPresence {
     pub rider: RiderId,
     pub position: Option<GeoPoint>,
-}
-
-/// What an order needs from dispatch now.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Need {
-    /// A rider, other than these.
-    Rider { excluded: BTreeSet<RiderId>, since: DateTime<Utc> },
-    /// Nothing new: it holds this rider.
-    Holds(RiderId),
-    /// Nothing: it is done with dispatch.
-    Nothing,
 }
 
 #[derive(Message)]
@@ -60,83 +54,22 @@ struct OfferAnswered {
     taken: bool,
 }
 
-struct Job {
-    pickup: GeoPoint,
-    excluded: BTreeSet<RiderId>,
-    /// When dispatch started for the order: the radius widens from here.
-    since: DateTime<Utc>,
-}
-
-/// Where an online rider was last heard from.
-struct Seen {
-    position: GeoPoint,
-    at: Instant,
-}
-
+/// The zone's [`Board`] on the wall clock, with its offers delivered to order actors.
 pub struct Dispatcher {
     zone: ZoneId,
     platform: Arc<Platform>,
-    online: HashMap<RiderId, Seen>,
-    /// Free riders only: online, fresh and not held.
-    free: RiderIndex,
-    held_by: HashMap<RiderId, OrderId>,
-    holding: HashMap<OrderId, RiderId>,
-    waiting: HashMap<OrderId, Job>,
-    /// Offers sent and not yet answered: a need the order sent before it saw the offer
-    /// must not free the rider meanwhile.
-    offering: HashMap<OrderId, RiderId>,
+    board: Board<GeoPoint>,
 }
 
 impl Dispatcher {
     pub fn new(zone: ZoneId, platform: Arc<Platform>) -> Self {
-        Dispatcher {
-            zone,
-            platform,
-            online: HashMap::new(),
-            free: RiderIndex::new(),
-            held_by: HashMap::new(),
-            holding: HashMap::new(),
-            waiting: HashMap::new(),
-            offering: HashMap::new(),
-        }
+        Dispatcher { zone, platform, board: Board::new() }
     }
 
-    fn hold(&mut self, rider: RiderId, order: OrderId) {
-        if let Some(previous) = self.held_by.insert(rider, order) {
-            if previous != order {
-                // Two orders claim one rider (they loaded out of step): let both go back to
-                // dispatch; an order whose food is on board keeps its rider by re-claiming it.
-                tracing::warn!(%rider, %previous, %order, "rider claimed by two orders; releasing both");
-                self.holding.remove(&previous);
-                for claimant in [previous, order] {
-                    if let Some(addr) = self.platform.order(claimant) {
-                        addr.do_send(Execute::new(OrderCommand::ReleaseRider { rider }));
-                    }
-                }
-            }
-        }
-        self.holding.insert(order, rider);
-        self.free.remove(rider);
-    }
-
-    fn release(&mut self, order: OrderId) {
-        if let Some(rider) = self.holding.remove(&order) {
-            if self.held_by.get(&rider) == Some(&order) {
-                self.held_by.remove(&rider);
-                if let Some(seen) = self.online.get(&rider) {
-                    self.free.upsert(rider, &seen.position);
-                }
-            }
-        }
-    }
-
-    /// Riders not heard from for `stale_after_secs` leave the free index until they ping.
-    fn drop_stale(&mut self) {
-        let stale_after = StdDuration::from_secs(self.platform.settings.dispatch.stale_after_secs);
-        let now = Instant::now();
-        for (rider, seen) in &self.online {
-            if now.duration_since(seen.at) > stale_after {
-                self.free.remove(*rider);
+    fn release_claims(&self, claims: Vec<(OrderId, RiderId)>) {
+        for (order, rider) in claims {
+            if let Some(addr) = self.platform.order(order) {
+                addr.do_send(Execute::new(OrderCommand::ReleaseRider { rider }));
             }
         }
     }
@@ -145,51 +78,27 @@ impl Dispatcher {
         if !self.platform.dispatching() {
             return;
         }
-        self.drop_stale();
-        if self.waiting.is_empty() || self.free.is_empty() {
+        let started = Instant::now();
+        let (waiting, free) = (self.board.waiting_orders(), self.board.free_riders());
+        let offers = self.board.tick(Utc::now(), &self.platform.settings.dispatch, Policy::Optimal);
+        if waiting == 0 || free == 0 {
             return;
         }
-        let started = Instant::now();
-        let settings = &self.platform.settings.dispatch;
-        let now = Utc::now();
-        let mut jobs: Vec<matching::Job> = self
-            .waiting
-            .iter()
-            .map(|(order, job)| {
-                let waited_secs = (now - job.since).num_milliseconds().max(0) as f64 / 1000.0;
-                matching::Job {
-                    order: *order,
-                    pickup: job.pickup,
-                    excluded: job.excluded.clone(),
-                    radius_m: settings.radius_after(waited_secs),
-                    waited_secs,
-                }
-            })
-            .collect();
-        // Oldest first: the solver is exact either way, but ties go to the longest wait.
-        jobs.sort_by(|a, b| b.waited_secs.total_cmp(&a.waited_secs).then(a.order.cmp(&b.order)));
-        let batch =
-            BatchSettings { k: settings.candidates_k.max(1), speed: settings.speed, age_weight: settings.age_weight };
-        let pairings = matching::plan(&jobs, &self.free, &batch);
-        let deadline = now + Duration::seconds(i64::from(settings.offer_timeout_secs));
         metrics::histogram!(names::DISPATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
         tracing::debug!(
             zone = %self.zone,
-            jobs = jobs.len(),
-            free = self.free.len(),
-            offers = pairings.len(),
+            jobs = waiting,
+            free,
+            offers = offers.len(),
             elapsed_us = started.elapsed().as_micros() as u64,
             "dispatch tick"
         );
-        for pairing in pairings {
-            let (order, rider) = (pairing.order, pairing.rider);
-            self.waiting.remove(&order);
-            self.hold(rider, order);
+        for offer in offers {
+            let (order, rider, deadline) = (offer.order, offer.rider, offer.deadline);
             let Some(addr) = self.platform.order(order) else {
-                self.release(order);
+                self.board.withdraw(order);
                 continue;
             };
-            self.offering.insert(order, rider);
             ctx.spawn(addr.send(Execute::new(OrderCommand::Offer { rider, deadline })).into_actor(self).map(
                 move |reply, _, ctx| {
                     ctx.notify(OfferAnswered { order, rider, taken: matches!(reply, Ok(Ok(_))) });
@@ -213,18 +122,7 @@ impl Handler<RiderPresence> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, presence: RiderPresence, _: &mut Context<Self>) {
-        match presence.position {
-            Some(position) => {
-                self.online.insert(presence.rider, Seen { position, at: Instant::now() });
-                if !self.held_by.contains_key(&presence.rider) {
-                    self.free.upsert(presence.rider, &position);
-                }
-            }
-            None => {
-                self.online.remove(&presence.rider);
-                self.free.remove(presence.rider);
-            }
-        }
+        self.board.presence(presence.rider, presence.position, Utc::now());
     }
 }
 
@@ -232,28 +130,8 @@ impl Handler<OrderNeeds> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, needs: OrderNeeds, _: &mut Context<Self>) {
-        let order = needs.order;
-        if self.offering.contains_key(&order) && matches!(needs.need, Need::Rider { .. }) {
-            // Sent before the order saw our offer; its answer settles what it needs.
-            return;
-        }
-        if let Need::Holds(rider) = needs.need {
-            if self.holding.get(&order) != Some(&rider) {
-                self.release(order);
-            }
-            self.waiting.remove(&order);
-            self.hold(rider, order);
-            return;
-        }
-        self.release(order);
-        match needs.need {
-            Need::Rider { excluded, since } => {
-                self.waiting.insert(order, Job { pickup: needs.pickup, excluded, since });
-            }
-            Need::Nothing | Need::Holds(_) => {
-                self.waiting.remove(&order);
-            }
-        }
+        let claims = self.board.needs(needs.order, needs.pickup, needs.need);
+        self.release_claims(claims);
     }
 }
 
@@ -261,11 +139,9 @@ impl Handler<OfferAnswered> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, answer: OfferAnswered, _: &mut Context<Self>) {
-        self.offering.remove(&answer.order);
-        if !answer.taken && self.holding.get(&answer.order) == Some(&answer.rider) {
-            self.release(answer.order);
+        if self.board.answered(answer.order, answer.rider, answer.taken) {
             // The order re-sends what it needs when it refuses; ask again in case that
-            // message was dropped as stale above.
+            // message was dropped as stale while the offer was out.
             if let Some(addr) = self.platform.order(answer.order) {
                 addr.do_send(crate::actors::order_actor::Resync);
             }

@@ -14,12 +14,13 @@ use crate::domain::{GeoPoint, OrderId, RiderId};
 use super::assignment::{self, Assignment, Edge};
 use super::eta::SpeedModel;
 use super::index::RiderIndex;
+use super::space::Position;
 
 /// A job waiting for a rider.
 #[derive(Clone, Debug)]
-pub struct Job {
+pub struct Job<P: Position = GeoPoint> {
     pub order: OrderId,
-    pub pickup: GeoPoint,
+    pub pickup: P,
     pub excluded: BTreeSet<RiderId>,
     /// How far to look for riders now (it widens as the job waits).
     pub radius_m: f64,
@@ -57,11 +58,7 @@ const SCALE: f64 = 10.0;
 /// How many times k a group of jobs at one pickup point may look.
 const MAX_GROUP_DEPTH: usize = 16;
 
-fn point_key(point: &GeoPoint) -> (u64, u64) {
-    (point.lat().to_bits(), point.lon().to_bits())
-}
-
-pub fn candidates(jobs: &[Job], index: &RiderIndex, settings: &BatchSettings) -> Candidates {
+pub fn candidates<P: Position>(jobs: &[Job<P>], index: &RiderIndex<P>, settings: &BatchSettings) -> Candidates {
     let oldest = jobs.iter().map(|j| j.waited_secs).fold(0.0, f64::max);
     let mut column: HashMap<RiderId, usize> = HashMap::new();
     let mut riders = Vec::new();
@@ -69,11 +66,11 @@ pub fn candidates(jobs: &[Job], index: &RiderIndex, settings: &BatchSettings) ->
     let mut etas = Vec::with_capacity(jobs.len());
     let mut sharing: HashMap<(u64, u64), usize> = HashMap::new();
     for job in jobs {
-        *sharing.entry(point_key(&job.pickup)).or_default() += 1;
+        *sharing.entry(job.pickup.key()).or_default() += 1;
     }
     for job in jobs {
         let bonus = (oldest - job.waited_secs).max(0.0) * settings.age_weight;
-        let group = sharing.get(&point_key(&job.pickup)).copied().unwrap_or(1);
+        let group = sharing.get(&job.pickup.key()).copied().unwrap_or(1);
         let k = settings.k * group.min(MAX_GROUP_DEPTH);
         let near = index.k_nearest(&job.pickup, k, job.radius_m, |r| !job.excluded.contains(&r));
         let mut job_edges = Vec::with_capacity(near.len());
@@ -112,7 +109,7 @@ impl Candidates {
     }
 
     /// The pairings an assignment stands for.
-    pub fn pairings(&self, jobs: &[Job], assignment: &Assignment) -> Vec<Pairing> {
+    pub fn pairings<P: Position>(&self, jobs: &[Job<P>], assignment: &Assignment) -> Vec<Pairing> {
         self.assigned(assignment)
             .map(|(row, col, eta)| Pairing { order: jobs[row].order, rider: self.riders[col], pickup_eta_secs: eta })
             .collect()
@@ -125,7 +122,7 @@ impl Candidates {
 }
 
 /// Decide a tick: the optimal pairings of `jobs` with the free riders of `index`.
-pub fn plan(jobs: &[Job], index: &RiderIndex, settings: &BatchSettings) -> Vec<Pairing> {
+pub fn plan<P: Position>(jobs: &[Job<P>], index: &RiderIndex<P>, settings: &BatchSettings) -> Vec<Pairing> {
     let candidates = candidates(jobs, index, settings);
     let assignment = candidates.solve();
     candidates.pairings(jobs, &assignment)

@@ -8,21 +8,26 @@ use rstar::RTree;
 
 use crate::domain::{GeoPoint, RiderId};
 
+use super::space::Position;
+
 type Entry = GeomWithData<[f64; 2], RiderId>;
 
-const M_PER_DEG: f64 = 111_320.0;
-
 /// Riders who may be offered a job, by position. Points are projected to local metres
-/// (equirectangular around the first point seen), which keeps nearest-neighbour order
-/// right at city scale; exact distances use the haversine formula.
-#[derive(Default)]
-pub struct RiderIndex {
+/// around the first point seen (see [`Position::to_plane`]), which keeps nearest-neighbour
+/// order right at city scale.
+pub struct RiderIndex<P: Position = GeoPoint> {
     tree: RTree<Entry>,
     projected: HashMap<RiderId, [f64; 2]>,
-    cos_ref_lat: Option<f64>,
+    frame: Option<P::Frame>,
 }
 
-impl RiderIndex {
+impl<P: Position> Default for RiderIndex<P> {
+    fn default() -> Self {
+        RiderIndex { tree: RTree::new(), projected: HashMap::new(), frame: None }
+    }
+}
+
+impl<P: Position> RiderIndex<P> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -39,14 +44,9 @@ impl RiderIndex {
         self.projected.contains_key(&rider)
     }
 
-    fn project_with(cos_ref_lat: f64, point: &GeoPoint) -> [f64; 2] {
-        [point.lon() * cos_ref_lat * M_PER_DEG, point.lat() * M_PER_DEG]
-    }
-
     /// Insert a rider or move it.
-    pub fn upsert(&mut self, rider: RiderId, point: &GeoPoint) {
-        let cos = *self.cos_ref_lat.get_or_insert_with(|| point.lat().to_radians().cos().max(0.01));
-        let xy = Self::project_with(cos, point);
+    pub fn upsert(&mut self, rider: RiderId, point: &P) {
+        let xy = point.to_plane(self.frame.get_or_insert_with(|| point.frame()));
         if let Some(old) = self.projected.insert(rider, xy) {
             if old == xy {
                 return;
@@ -66,13 +66,13 @@ impl RiderIndex {
     /// `point`, with their distances in metres.
     pub fn k_nearest(
         &self,
-        point: &GeoPoint,
+        point: &P,
         k: usize,
         radius_m: f64,
         mut eligible: impl FnMut(RiderId) -> bool,
     ) -> Vec<(RiderId, f64)> {
-        let Some(cos) = self.cos_ref_lat else { return Vec::new() };
-        let q = Self::project_with(cos, point);
+        let Some(frame) = &self.frame else { return Vec::new() };
+        let q = point.to_plane(frame);
         let radius_sq = radius_m * radius_m;
         self.tree
             .nearest_neighbor_iter_with_distance_2(&q)
@@ -84,16 +84,16 @@ impl RiderIndex {
     }
 
     /// The nearest rider within `radius_m` of `point` that `eligible` accepts.
-    pub fn nearest(&self, point: &GeoPoint, radius_m: f64, eligible: impl FnMut(RiderId) -> bool) -> Option<RiderId> {
+    pub fn nearest(&self, point: &P, radius_m: f64, eligible: impl FnMut(RiderId) -> bool) -> Option<RiderId> {
         self.k_nearest(point, 1, radius_m, eligible).first().map(|(rider, _)| *rider)
     }
 
     /// Build from many riders at once (bulk loading packs the tree better than inserts).
-    pub fn bulk(riders: impl IntoIterator<Item = (RiderId, GeoPoint)>) -> Self {
+    pub fn bulk(riders: impl IntoIterator<Item = (RiderId, P)>) -> Self {
         let mut index = RiderIndex::new();
         for (rider, point) in riders {
-            let cos = *index.cos_ref_lat.get_or_insert_with(|| point.lat().to_radians().cos().max(0.01));
-            index.projected.insert(rider, Self::project_with(cos, &point));
+            let xy = point.to_plane(index.frame.get_or_insert_with(|| point.frame()));
+            index.projected.insert(rider, xy);
         }
         let entries = index.projected.iter().map(|(rider, xy)| GeomWithData::new(*xy, *rider)).collect();
         index.tree = RTree::bulk_load(entries);
@@ -109,7 +109,7 @@ mod tests {
     fn nearest_skips_ineligible_and_far_riders() {
         let centre = GeoPoint::new(37.5665, 126.978).unwrap();
         let (a, b, c) = (RiderId::random(), RiderId::random(), RiderId::random());
-        let mut index = RiderIndex::new();
+        let mut index: RiderIndex = RiderIndex::new();
         index.upsert(a, &centre.offset_m(100.0, 0.0));
         index.upsert(b, &centre.offset_m(0.0, 300.0));
         index.upsert(c, &centre.offset_m(9000.0, 0.0));
@@ -121,5 +121,14 @@ mod tests {
         index.remove(b);
         assert_eq!(index.nearest(&centre, 5000.0, |_| true), Some(a));
         assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn planar_points_index_the_same_way() {
+        use crate::matching::space::PlanarPoint;
+        let (a, b) = (RiderId::random(), RiderId::random());
+        let index = RiderIndex::bulk([(a, PlanarPoint::new(1000.0, 0.0)), (b, PlanarPoint::new(0.0, 400.0))]);
+        let near = index.k_nearest(&PlanarPoint::new(0.0, 0.0), 2, 5000.0, |_| true);
+        assert_eq!(near, vec![(b, 400.0), (a, 1000.0)]);
     }
 }

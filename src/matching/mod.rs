@@ -5,7 +5,9 @@ pub mod assignment;
 pub mod batch;
 pub mod eta;
 mod index;
+pub mod space;
 
 pub use batch::{plan, BatchSettings, Job, Pairing};
 pub use eta::SpeedModel;
 pub use index::RiderIndex;
+pub use space::{PlanarPoint, Position};

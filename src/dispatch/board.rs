@@ -1,0 +1,326 @@
+//! One zone's dispatch board: which riders are online and where, which are held by an order
+//! (offered, assigned, carrying), and which orders wait for a rider. Each tick solves the
+//! assignment of all waiting orders to free riders (k nearest candidates each, inside a
+//! radius that widens as the order waits) and hands back the offers to make. A rider is free
+//! when online, not held, and heard from recently; one who declined or let an offer lapse
+//! is never offered that order again (the order lists it in its need).
+//!
+//! The board is a view, not a record: riders announce their presence and orders announce
+//! what they need, so after a restart both simply announce again. It owns no clock and
+//! sends no message; every call that depends on time is given `now`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::DispatchSettings;
+use crate::domain::{GeoPoint, OrderId, RiderId};
+use crate::matching::batch::{self, BatchSettings, Job};
+use crate::matching::{Position, RiderIndex};
+
+/// What an order needs from dispatch now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Need {
+    /// A rider, other than these.
+    Rider { excluded: BTreeSet<RiderId>, since: DateTime<Utc> },
+    /// Nothing new: it holds this rider.
+    Holds(RiderId),
+    /// Nothing: it is done with dispatch.
+    Nothing,
+}
+
+/// How a tick pairs waiting orders with free riders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// The assignment with the most matches and then the least total pickup time.
+    #[default]
+    Optimal,
+    /// Oldest order first, each to its nearest free rider: the textbook baseline.
+    Greedy,
+}
+
+/// An offer the tick decided: the rider is held for the order until the order answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offer {
+    pub order: OrderId,
+    pub rider: RiderId,
+    pub deadline: DateTime<Utc>,
+    pub pickup_eta_secs: f64,
+}
+
+struct Waiting<P: Position> {
+    pickup: P,
+    excluded: BTreeSet<RiderId>,
+    /// When dispatch started for the order: the radius widens from here.
+    since: DateTime<Utc>,
+}
+
+/// Where an online rider was last heard from.
+struct Seen<P> {
+    position: P,
+    at: DateTime<Utc>,
+}
+
+pub struct Board<P: Position = GeoPoint> {
+    online: HashMap<RiderId, Seen<P>>,
+    /// Free riders only: online, fresh and not held.
+    free: RiderIndex<P>,
+    held_by: HashMap<RiderId, OrderId>,
+    holding: HashMap<OrderId, RiderId>,
+    waiting: HashMap<OrderId, Waiting<P>>,
+    /// Offers made and not yet answered: a need the order sent before it saw the offer
+    /// must not free the rider meanwhile.
+    offering: HashMap<OrderId, RiderId>,
+}
+
+impl<P: Position> Default for Board<P> {
+    fn default() -> Self {
+        Board {
+            online: HashMap::new(),
+            free: RiderIndex::new(),
+            held_by: HashMap::new(),
+            holding: HashMap::new(),
+            waiting: HashMap::new(),
+            offering: HashMap::new(),
+        }
+    }
+}
+
+impl<P: Position> Board<P> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Riders free to be offered a job now (online, fresh, not held).
+    pub fn free_riders(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Orders waiting for a rider.
+    pub fn waiting_orders(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Hold `rider` for `order`. When another order already claims the rider (they loaded
+    /// out of step), both claims are returned: each of those orders must let the rider go,
+    /// and one whose food is on board re-claims it.
+    fn hold(&mut self, rider: RiderId, order: OrderId) -> Vec<(OrderId, RiderId)> {
+        let mut conflicts = Vec::new();
+        if let Some(previous) = self.held_by.insert(rider, order) {
+            if previous != order {
+                tracing::warn!(%rider, %previous, %order, "rider claimed by two orders; releasing both");
+                self.holding.remove(&previous);
+                conflicts = vec![(previous, rider), (order, rider)];
+            }
+        }
+        self.holding.insert(order, rider);
+        self.free.remove(rider);
+        conflicts
+    }
+
+    fn release(&mut self, order: OrderId) {
+        if let Some(rider) = self.holding.remove(&order) {
+            if self.held_by.get(&rider) == Some(&order) {
+                self.held_by.remove(&rider);
+                if let Some(seen) = self.online.get(&rider) {
+                    self.free.upsert(rider, &seen.position);
+                }
+            }
+        }
+    }
+
+    /// A rider's position while on duty, or `None` when off duty.
+    pub fn presence(&mut self, rider: RiderId, position: Option<P>, now: DateTime<Utc>) {
+        match position {
+            Some(position) => {
+                self.online.insert(rider, Seen { position, at: now });
+                if !self.held_by.contains_key(&rider) {
+                    self.free.upsert(rider, &position);
+                }
+            }
+            None => {
+                self.online.remove(&rider);
+                self.free.remove(rider);
+            }
+        }
+    }
+
+    /// What `order` (picked up at `pickup`) needs now. Returns the (order, rider) claims
+    /// that must be released because two orders claimed one rider.
+    pub fn needs(&mut self, order: OrderId, pickup: P, need: Need) -> Vec<(OrderId, RiderId)> {
+        if self.offering.contains_key(&order) && matches!(need, Need::Rider { .. }) {
+            // Sent before the order saw our offer; its answer settles what it needs.
+            return Vec::new();
+        }
+        if let Need::Holds(rider) = need {
+            if self.holding.get(&order) != Some(&rider) {
+                self.release(order);
+            }
+            self.waiting.remove(&order);
+            return self.hold(rider, order);
+        }
+        self.release(order);
+        match need {
+            Need::Rider { excluded, since } => {
+                self.waiting.insert(order, Waiting { pickup, excluded, since });
+            }
+            Need::Nothing | Need::Holds(_) => {
+                self.waiting.remove(&order);
+            }
+        }
+        Vec::new()
+    }
+
+    /// Riders not heard from for `stale_after_secs` leave the free index until they ping.
+    fn drop_stale(&mut self, now: DateTime<Utc>, stale_after: Duration) {
+        for (rider, seen) in &self.online {
+            if now - seen.at > stale_after {
+                self.free.remove(*rider);
+            }
+        }
+    }
+
+    /// Decide this tick's offers. Each offered rider is held for its order, and the order's
+    /// answer is awaited ([`Board::answered`]); an offer that cannot be delivered is taken
+    /// back with [`Board::withdraw`].
+    pub fn tick(&mut self, now: DateTime<Utc>, settings: &DispatchSettings, policy: Policy) -> Vec<Offer> {
+        // Capped so a "never stale" setting stays a valid duration.
+        self.drop_stale(now, Duration::seconds(settings.stale_after_secs.min(1 << 40) as i64));
+        if self.waiting.is_empty() || self.free.is_empty() {
+            return Vec::new();
+        }
+        let mut jobs: Vec<Job<P>> = self
+            .waiting
+            .iter()
+            .map(|(order, job)| {
+                let waited_secs = (now - job.since).num_milliseconds().max(0) as f64 / 1000.0;
+                Job {
+                    order: *order,
+                    pickup: job.pickup,
+                    excluded: job.excluded.clone(),
+                    radius_m: settings.radius_after(waited_secs),
+                    waited_secs,
+                }
+            })
+            .collect();
+        // Oldest first: the exact solver does not care, greedy serves in this order, and
+        // ties go to the longest wait.
+        jobs.sort_by(|a, b| b.waited_secs.total_cmp(&a.waited_secs).then(a.order.cmp(&b.order)));
+        let batch =
+            BatchSettings { k: settings.candidates_k.max(1), speed: settings.speed, age_weight: settings.age_weight };
+        let graph = batch::candidates(&jobs, &self.free, &batch);
+        let assignment = match policy {
+            Policy::Optimal => graph.solve(),
+            Policy::Greedy => graph.greedy(),
+        };
+        let deadline = now + Duration::seconds(i64::from(settings.offer_timeout_secs));
+        let offers: Vec<Offer> = graph
+            .pairings(&jobs, &assignment)
+            .into_iter()
+            .map(|p| Offer { order: p.order, rider: p.rider, deadline, pickup_eta_secs: p.pickup_eta_secs })
+            .collect();
+        for offer in &offers {
+            self.waiting.remove(&offer.order);
+            // The rider came from the free index, so nobody else holds it.
+            self.hold(offer.rider, offer.order);
+            self.offering.insert(offer.order, offer.rider);
+        }
+        offers
+    }
+
+    /// Take back an offer that could not reach its order.
+    pub fn withdraw(&mut self, order: OrderId) {
+        self.offering.remove(&order);
+        self.release(order);
+    }
+
+    /// The order answered an offer: taken, or refused (its state had moved on). Returns
+    /// whether the order should be asked to announce its need again (a refusal whose
+    /// re-sent need may have been dropped as stale while the offer was out).
+    pub fn answered(&mut self, order: OrderId, rider: RiderId, taken: bool) -> bool {
+        self.offering.remove(&order);
+        if !taken && self.holding.get(&order) == Some(&rider) {
+            self.release(order);
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::PlanarPoint;
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes)
+    }
+
+    fn settings() -> DispatchSettings {
+        DispatchSettings { base_radius_m: 10_000.0, stale_after_secs: 600, ..DispatchSettings::default() }
+    }
+
+    fn searching(since: i64) -> Need {
+        Need::Rider { excluded: BTreeSet::new(), since: t(since) }
+    }
+
+    #[test]
+    fn offers_hold_riders_until_released() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let (near, far) = (RiderId::random(), RiderId::random());
+        board.presence(near, Some(PlanarPoint::new(100.0, 0.0)), t(0));
+        board.presence(far, Some(PlanarPoint::new(3000.0, 0.0)), t(0));
+        let order = OrderId::random();
+        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
+        let offers = board.tick(t(1), &settings(), Policy::Optimal);
+        assert_eq!(offers.len(), 1);
+        assert_eq!(offers[0].rider, near);
+        assert_eq!(board.free_riders(), 1);
+        // A stale "need a rider" sent before the order saw the offer changes nothing.
+        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
+        assert_eq!(board.waiting_orders(), 0);
+        assert!(!board.answered(order, near, true));
+        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Holds(near));
+        assert_eq!(board.free_riders(), 1);
+        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Nothing);
+        assert_eq!(board.free_riders(), 2);
+    }
+
+    #[test]
+    fn excluded_and_stale_riders_are_not_offered() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let (declined, silent) = (RiderId::random(), RiderId::random());
+        board.presence(declined, Some(PlanarPoint::new(10.0, 0.0)), t(20));
+        board.presence(silent, Some(PlanarPoint::new(20.0, 0.0)), t(0));
+        let order = OrderId::random();
+        let need = Need::Rider { excluded: [declined].into_iter().collect(), since: t(20) };
+        board.needs(order, PlanarPoint::new(0.0, 0.0), need);
+        assert!(board.tick(t(20), &settings(), Policy::Optimal).is_empty());
+        board.presence(silent, Some(PlanarPoint::new(20.0, 0.0)), t(20));
+        let offers = board.tick(t(20), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![silent]);
+    }
+
+    #[test]
+    fn a_refused_offer_frees_the_rider_and_asks_for_a_resync() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let rider = RiderId::random();
+        board.presence(rider, Some(PlanarPoint::new(0.0, 0.0)), t(0));
+        let order = OrderId::random();
+        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
+        assert_eq!(board.tick(t(0), &settings(), Policy::Greedy).len(), 1);
+        assert!(board.answered(order, rider, false));
+        assert_eq!(board.free_riders(), 1);
+    }
+
+    #[test]
+    fn two_claims_on_one_rider_release_both() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let rider = RiderId::random();
+        let (a, b) = (OrderId::random(), OrderId::random());
+        let here = PlanarPoint::new(0.0, 0.0);
+        assert!(board.needs(a, here, Need::Holds(rider)).is_empty());
+        let released = board.needs(b, here, Need::Holds(rider));
+        assert_eq!(released, vec![(a, rider), (b, rider)]);
+    }
+}

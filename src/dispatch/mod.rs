@@ -1,0 +1,8 @@
+//! The decisions of dispatch, apart from how they are delivered: which riders are free,
+//! which orders wait, and who is offered what on each tick. The live server's dispatcher
+//! actor wraps a [`Board`] and feeds it wall-clock time and actor messages; the replay of
+//! benchmark days feeds the very same board a simulated clock.
+
+mod board;
+
+pub use board::{Board, Need, Offer, Policy};

@@ -1,0 +1,86 @@
+//! How a replay dispatches: the levers of the tuned policy and the greedy baseline's.
+
+use crate::config::DispatchSettings;
+use crate::dispatch::Policy;
+use crate::matching::SpeedModel;
+
+use super::instance::{Minute, Parameters};
+
+/// Stacking orders of one restaurant on one courier.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bundling {
+    pub max_orders: usize,
+    /// Orders join a bundle only when their ready times are this close.
+    pub ready_window: Minute,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReplaySettings {
+    pub policy: Policy,
+    /// Simulated minutes between dispatch ticks.
+    pub tick_minutes: Minute,
+    /// An order goes up for dispatch this long before it is ready (at placement if that is
+    /// later); `None` puts it up at placement. Committing a courier much earlier only makes
+    /// it wait at the restaurant while other orders could use it.
+    pub release_lead: Option<Minute>,
+    pub bundling: Option<Bundling>,
+    /// A courier on its last drop-off may be offered its next job this long before it gets
+    /// there (it leaves for the next restaurant once it has).
+    pub free_ahead: Minute,
+    /// Candidate couriers per waiting bundle.
+    pub candidates: usize,
+}
+
+impl ReplaySettings {
+    /// The tuned policy: the server's optimal batch assignment, orders put up shortly before
+    /// they are ready, bundles of close-ready orders, couriers offered work as they finish.
+    /// Values from sweeps over the 144 instances (see docs/replay.md); the lead time
+    /// mattered most (5 min: +4 min click-to-door, 15-20 min best).
+    pub fn tuned() -> Self {
+        ReplaySettings {
+            policy: Policy::Optimal,
+            tick_minutes: 1,
+            release_lead: Some(15),
+            bundling: Some(Bundling { max_orders: 4, ready_window: 20 }),
+            free_ahead: 3,
+            candidates: 8,
+        }
+    }
+
+    /// The baseline: every order up for dispatch at placement, first come first served to
+    /// the nearest idle courier, one order per trip.
+    pub fn greedy() -> Self {
+        ReplaySettings {
+            policy: Policy::Greedy,
+            tick_minutes: 1,
+            release_lead: None,
+            bundling: None,
+            free_ahead: 0,
+            candidates: 64,
+        }
+    }
+
+    /// The board's settings for a day with these rules: one zone with no search radius (any
+    /// courier of the day may serve any restaurant), no staleness (simulated couriers never
+    /// go quiet), and the day's speed on straight lines.
+    pub fn dispatch(&self, parameters: &Parameters) -> DispatchSettings {
+        DispatchSettings {
+            tick_ms: (self.tick_minutes.max(1) * 60_000) as u64,
+            offer_timeout_secs: 60,
+            candidates_k: self.candidates,
+            base_radius_m: 1e9,
+            radius_growth_m_per_min: 0.0,
+            max_radius_m: 1e9,
+            give_up_after_secs: u64::MAX / 4,
+            stale_after_secs: u64::MAX / 4,
+            age_weight: 1.0,
+            speed: SpeedModel {
+                speed_kmh: parameters.meters_per_minute * 60.0 / 1000.0,
+                detour_factor: 1.0,
+                pickup_service_secs: parameters.pickup_service as f64 * 60.0,
+                dropoff_service_secs: parameters.dropoff_service as f64 * 60.0,
+            },
+            ..DispatchSettings::default()
+        }
+    }
+}
