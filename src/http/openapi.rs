@@ -21,7 +21,7 @@ pub struct ErrorDetail {
     /// The field at fault, when there is one (`items[0].quantity`).
     field: Option<String>,
     /// For a refused transition: the state the order is in.
-    current_status: Option<String>,
+    current_status: Option<crate::http::schemas::OrderStatus>,
 }
 
 /// A WGS84 position.
