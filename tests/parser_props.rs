@@ -8,6 +8,9 @@
 //!
 //! `PROPTEST_CASES` raises the number of cases per property (256 by default).
 
+#[path = "common/junk.rs"]
+mod junk;
+
 use actix_web::ResponseError;
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,37 +22,10 @@ use baedal::http::extract;
 use baedal::http::ws::commands::{self, Command};
 use baedal::http::ws::protocol::{CustomerCommand, RiderCommand, StoreCommand};
 use baedal::http::ApiError;
+use junk::any_json;
 
 // ---------------------------------------------------------------------------------------
 // Generators
-
-/// Any JSON value, a few levels deep, with keys and strings likely to collide with the
-/// names the parsers look for.
-fn any_json() -> impl Strategy<Value = Value> {
-    let word = prop_oneof![
-        "[a-z_]{0,12}",
-        Just("type".to_owned()),
-        Just("order_id".to_owned()),
-        Just("lat".to_owned()),
-        Just("position".to_owned()),
-        Just("0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f".to_owned()),
-        any::<String>(),
-    ];
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter("JSON has no NaN or infinity", |f| f.is_finite()).prop_map(Value::from),
-        word.clone().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(4, 32, 6, move |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(word.clone(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
 
 /// What a command field holds, and so what a valid value for it looks like.
 #[derive(Clone, Copy, Debug)]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod junk;
 pub mod server;
 pub mod ws;
 
