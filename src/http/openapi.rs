@@ -48,6 +48,8 @@ pub enum ApiErrors {
     NotFound(ErrorResponse),
     #[response(status = 409, description = "Illegal transition")]
     Conflict(ErrorResponse),
+    #[response(status = 413, description = "Body larger than 64 KiB")]
+    TooLarge(ErrorResponse),
     #[response(status = 422, description = "Invalid field")]
     Invalid(ErrorResponse),
     #[response(status = 503, description = "A dependency is down; retry after `Retry-After`")]
