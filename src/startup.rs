@@ -78,7 +78,7 @@ impl Application {
         let auth = web::Data::new(authenticator);
         let data = web::Data::new(platform.clone());
         let server = HttpServer::new(move || {
-            App::new()
+            let (app, api) = App::new()
                 .wrap(actix_web::middleware::from_fn(telemetry::observe_http))
                 .wrap(tracing_actix_web::TracingLogger::<telemetry::RequestSpans>::new())
                 .app_data(data.clone())
@@ -90,11 +90,14 @@ impl Application {
                 .into_utoipa_app()
                 .openapi(http::openapi::ApiDoc::openapi())
                 .configure(http::configure)
+                .split_for_parts();
+            // A wrong method on a documented path is a 405, not a 404.
+            app.app_data(web::Data::new(http::methods::Routes::of(&api)))
                 // The document and an interactive page for it, served by the binary itself.
-                .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
-                .default_service(web::to(http::not_found))
-                .into_app()
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+                // The dashboard, store tablet and tracking pages.
                 .configure(http::pages::configure)
+                .default_service(web::to(http::methods::unrouted))
         })
         // Live updates are small frames: send them at once, not after a delayed ACK.
         .on_connect(|connection, _| {

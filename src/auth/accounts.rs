@@ -112,7 +112,7 @@ impl Accounts {
             return Err(AccountError::WeakPassword);
         }
         let name = name.trim();
-        if name.is_empty() || name.len() > 200 {
+        if name.is_empty() || name.chars().count() > 200 {
             return Err(AccountError::InvalidName);
         }
         let owned = password.to_owned();

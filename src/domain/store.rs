@@ -110,7 +110,7 @@ pub struct Quote {
 impl StoreProfile {
     pub fn validate(&self) -> Result<(), StoreError> {
         let invalid = |field, message: &str| StoreError::InvalidProfile { field, message: message.to_owned() };
-        if self.name.trim().is_empty() || self.name.len() > 200 {
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
             return Err(invalid("name", "must be 1-200 characters"));
         }
         if !(100..=50_000).contains(&self.delivery_radius_m) {
@@ -126,8 +126,8 @@ impl StoreProfile {
             if item.price.currency != self.currency {
                 return Err(invalid("menu", "every price must be in the store's currency"));
             }
-            if item.name.trim().is_empty() {
-                return Err(invalid("menu", "every item needs a name"));
+            if item.name.trim().is_empty() || item.name.chars().count() > 200 {
+                return Err(invalid("menu", "every item needs a name of 1-200 characters"));
             }
         }
         Ok(())

@@ -6,6 +6,7 @@ use actix_web::web::{Bytes, JsonConfig, PathConfig, PayloadConfig, QueryConfig};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::error::ApiError;
 
@@ -59,37 +60,56 @@ fn read_body(req: &HttpRequest, payload: &mut Payload) -> impl std::future::Futu
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body of this API is an object; serde would also take a struct as an array of
+    // its fields in order (`[""]`), a form nobody documents or means to send.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::invalid("body", "the body must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        classify(path, error.into_inner())
+        classify(bytes, path, error.into_inner())
     })?;
     // Trailing bytes after the value are malformed JSON too.
-    deserializer.end().map_err(|e| classify(".".into(), e))?;
+    deserializer.end().map_err(|e| classify(bytes, ".".into(), e))?;
     Ok(value)
 }
 
-fn classify(path: String, inner: serde_json::Error) -> ApiError {
-    {
-        match inner.classify() {
-            serde_json::error::Category::Syntax
-            | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => {
-                ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"))
-            }
-            serde_json::error::Category::Data => {
-                let message = strip_position(&inner.to_string());
-                let field = missing_field(&message)
-                    .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
-                    .unwrap_or(path);
-                ApiError::invalid(if field == "." { "body" } else { &field }, message)
-            }
-        }
+fn classify(bytes: &[u8], path: String, inner: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    // serde_json reports some shape errors as syntax (an array with an element too many is
+    // a "trailing comma"), so a syntax error is only believed when the text is not JSON.
+    let malformed = match inner.classify() {
+        Category::Syntax => serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err(),
+        Category::Eof | Category::Io => true,
+        Category::Data => false,
+    };
+    if malformed {
+        return ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"));
+    }
+    let message = strip_position(&inner.to_string());
+    ApiError::invalid(&blamed_field(&path, &message), message)
+}
+
+/// The field a data error is about, given the path serde was at (`.` for the top level):
+/// that path, and for a missing field the field's own name after it, since serde reports
+/// that from the object that should hold it. `body` when it is the whole body, or when the
+/// body is an array where an object belongs (its elements are no field of the API's).
+pub(crate) fn blamed_field(path: &str, message: &str) -> String {
+    // An empty path is a field with an empty name: no name to give it.
+    if path.is_empty() || path.starts_with('[') {
+        return "body".to_owned();
+    }
+    match (path, missing_field(message)) {
+        (".", Some(name)) => name.to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (".", None) => "body".to_owned(),
+        (path, None) => path.to_owned(),
     }
 }
 
 /// The name in serde's "missing field `name`" message.
-pub(crate) fn missing_field(message: &str) -> Option<&str> {
+fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
 }
 
@@ -98,6 +118,31 @@ fn strip_position(message: &str) -> String {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// A whole number, also when written with a zero fraction (`3.0`, `1e2`): JSON does not tell
+/// the two apart, and neither does the document's `integer`. Anything else is refused with
+/// serde's usual message, so the field is still named.
+pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    use serde::de::{Error, Unexpected};
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let expected = &"a whole number in range";
+    if let Some(n) = number.as_u64() {
+        return T::try_from(n).map_err(|_| D::Error::invalid_value(Unexpected::Unsigned(n), expected));
+    }
+    if let Some(n) = number.as_i64() {
+        return T::try_from(n).map_err(|_| D::Error::invalid_value(Unexpected::Signed(n), expected));
+    }
+    let f = number.as_f64().unwrap_or(f64::NAN);
+    // Beyond 2^53 a float no longer holds every whole number exactly.
+    if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+        return T::try_from(f as i64).map_err(|_| D::Error::invalid_value(Unexpected::Float(f), expected));
+    }
+    Err(D::Error::invalid_value(Unexpected::Float(f), expected))
 }
 
 /// Bounds every body read through [`Json`] and [`OptionalJson`].
@@ -150,5 +195,11 @@ mod tests {
         assert_eq!(e.body.field.as_deref(), Some("inner.count"));
         let e = parse::<Body>(b"[1]").unwrap_err();
         assert_eq!(e.status.as_u16(), 422);
+        assert_eq!(e.body.field.as_deref(), Some("body"));
+        // Valid JSON of the wrong shape is never "malformed", even where serde_json calls
+        // the extra element a syntax error.
+        let e = parse::<Body>(br#"{"name": "a", "inner": [1, 2]}"#).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.body.field.as_deref()), (422, Some("inner")));
+        assert_eq!(parse::<Inner>(br#"{"count": 3.0}"#).unwrap_err().body.field.as_deref(), Some("count"));
     }
 }

@@ -5,10 +5,12 @@ pub mod caller;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod methods;
 pub mod openapi;
 mod orders_access;
 pub mod pages;
 pub(crate) mod routes;
+pub mod schemas;
 pub mod views;
 pub mod ws;
 
@@ -43,9 +45,4 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(routes::riders::configure)
             .configure(ws::configure),
     );
-}
-
-/// JSON 404 for every unknown path.
-pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::not_found("route"))
 }

@@ -21,7 +21,7 @@ pub struct ErrorDetail {
     /// The field at fault, when there is one (`items[0].quantity`).
     field: Option<String>,
     /// For a refused transition: the state the order is in.
-    current_status: Option<String>,
+    current_status: Option<crate::http::schemas::OrderStatus>,
 }
 
 /// A WGS84 position.
@@ -48,6 +48,8 @@ pub enum ApiErrors {
     NotFound(ErrorResponse),
     #[response(status = 409, description = "Illegal transition")]
     Conflict(ErrorResponse),
+    #[response(status = 413, description = "Body larger than 64 KiB")]
+    TooLarge(ErrorResponse),
     #[response(status = 422, description = "Invalid field")]
     Invalid(ErrorResponse),
     #[response(status = 503, description = "A dependency is down; retry after `Retry-After`")]

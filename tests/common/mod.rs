@@ -4,6 +4,7 @@
 
 pub mod city;
 pub mod db;
+pub mod junk;
 pub mod server;
 pub mod ws;
 

@@ -3,7 +3,6 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -14,6 +13,8 @@ use crate::http::error::ApiError;
 use crate::http::extract::Json;
 use crate::http::limits::Limits;
 use crate::http::openapi::{ApiErrors, ErrorResponse};
+use crate::http::schemas::Tokens;
+use crate::http::views::{AccountView, CallerView};
 
 use super::Ctx;
 
@@ -42,13 +43,16 @@ impl From<AccountError> for ApiError {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Signup {
+    #[schema(pattern = "^\\s*[^\\s\\u0085@]+@[^\\s\\u0085.][^\\s\\u0085]*\\.[^\\s\\u0085]*[^\\s\\u0085.]\\s*$")]
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     name: String,
 }
 
 /// A new customer account, logged in.
-#[utoipa::path(tag = "auth", operation_id = "auth_signup", request_body = Signup, responses((status = 201, description = "Signed up and logged in"), ApiErrors))]
+#[utoipa::path(tag = "auth", operation_id = "auth_signup", request_body = Signup, responses((status = 201, description = "Signed up and logged in", body = Tokens), ApiErrors))]
 #[post("/auth/signup")]
 #[tracing::instrument(skip_all)]
 async fn signup(accounts: web::Data<Accounts>, body: Json<Signup>) -> Result<HttpResponse, ApiError> {
@@ -65,7 +69,7 @@ struct Login {
     password: String,
 }
 
-#[utoipa::path(tag = "auth", operation_id = "auth_login", request_body = Login, responses((status = 200, description = "Tokens"), (status = 429, description = "Rate limited", body = ErrorResponse), ApiErrors))]
+#[utoipa::path(tag = "auth", operation_id = "auth_login", request_body = Login, responses((status = 200, description = "Tokens", body = Tokens), (status = 429, description = "Rate limited", body = ErrorResponse), ApiErrors))]
 #[post("/auth/login")]
 #[tracing::instrument(skip_all)]
 async fn login(
@@ -84,7 +88,7 @@ struct Refresh {
     refresh_token: String,
 }
 
-#[utoipa::path(tag = "auth", operation_id = "auth_refresh", request_body = Refresh, responses((status = 200, description = "New tokens"), ApiErrors))]
+#[utoipa::path(tag = "auth", operation_id = "auth_refresh", request_body = Refresh, responses((status = 200, description = "New tokens", body = Tokens), ApiErrors))]
 #[post("/auth/refresh")]
 async fn refresh(accounts: web::Data<Accounts>, body: Json<Refresh>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(accounts.refresh(&body.0.refresh_token).await?))
@@ -97,17 +101,20 @@ async fn logout(accounts: web::Data<Accounts>, body: Json<Refresh>) -> Result<Ht
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(tag = "auth", operation_id = "auth_me", responses((status = 200, description = "The caller"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "auth", operation_id = "auth_me", responses((status = 200, description = "The caller", body = CallerView), ApiErrors), security(("bearer" = [])))]
 #[get("/auth/me")]
 async fn me(caller: Caller) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "role": caller.0.role, "subject": caller.0.subject }))
+    HttpResponse::Ok().json(CallerView { role: caller.0.role, subject: caller.0.subject })
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
+    #[schema(pattern = "^\\s*[^\\s\\u0085@]+@[^\\s\\u0085.][^\\s\\u0085]*\\.[^\\s\\u0085]*[^\\s\\u0085.]\\s*$")]
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     name: String,
     role: Role,
     /// The store (for staff) or rider the account acts as; operators and customers get a
@@ -117,7 +124,7 @@ struct NewAccount {
 }
 
 /// Operators create store staff, rider and operator accounts.
-#[utoipa::path(tag = "auth", operation_id = "accounts_create", request_body = NewAccount, responses((status = 201, description = "Created"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "auth", operation_id = "accounts_create", request_body = NewAccount, responses((status = 201, description = "Created", body = AccountView), ApiErrors), security(("bearer" = [])))]
 #[post("/accounts")]
 #[tracing::instrument(skip_all)]
 async fn create(
@@ -143,7 +150,11 @@ async fn create(
         Role::Customer | Role::Operator => None,
     };
     let account = accounts.register(&body.email, &body.password, &body.name, body.role, subject).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": account.id, "email": account.email, "role": account.role, "subject": account.subject, "name": account.name
-    })))
+    Ok(HttpResponse::Created().json(AccountView {
+        id: account.id,
+        email: account.email,
+        role: body.role,
+        subject: account.subject,
+        name: account.name,
+    }))
 }

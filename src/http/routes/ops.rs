@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::{get, put, web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -21,7 +20,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(tag = "ops", operation_id = "ops_metrics", responses((status = 200, description = "Prometheus text"), ApiErrors))]
+#[utoipa::path(tag = "ops", operation_id = "ops_metrics", responses((status = 200, description = "Prometheus text", body = String, content_type = "text/plain"), ApiErrors))]
 #[get("/metrics")]
 async fn render_metrics(platform: Ctx) -> HttpResponse {
     use crate::telemetry::names;
@@ -38,16 +37,25 @@ pub fn configure_v1(cfg: &mut ServiceConfig) {
 /// The sandbox payment provider behind its circuit breaker.
 pub type Sandbox = web::Data<Arc<CircuitBreaker<SandboxGateway>>>;
 
-fn sandbox_view(sandbox: &Sandbox) -> serde_json::Value {
+/// The sandbox's failure switch and the breaker in front of it.
+#[derive(Serialize, ToSchema)]
+struct SandboxView {
+    failing: bool,
+    /// `open`: calls fail fast; `half_open`: one trial call is let through.
+    #[schema(value_type = String, pattern = "^(closed|open|half_open)$")]
+    circuit: &'static str,
+}
+
+fn sandbox_view(sandbox: &Sandbox) -> SandboxView {
     let circuit = match sandbox.state() {
         CircuitState::Closed => "closed",
         CircuitState::Open => "open",
         CircuitState::HalfOpen => "half_open",
     };
-    json!({ "failing": sandbox.inner().is_failing(), "circuit": circuit })
+    SandboxView { failing: sandbox.inner().is_failing(), circuit }
 }
 
-#[utoipa::path(tag = "ops", operation_id = "ops_sandbox_state", responses((status = 200, description = "Switch and circuit state"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "ops", operation_id = "ops_sandbox_state", responses((status = 200, description = "Switch and circuit state", body = SandboxView), ApiErrors), security(("bearer" = [])))]
 #[get("/ops/payment-sandbox")]
 async fn sandbox_state(caller: Caller, sandbox: Sandbox) -> Result<HttpResponse, ApiError> {
     caller.require_operator()?;
@@ -61,7 +69,7 @@ struct SandboxSwitch {
 }
 
 /// The sandbox's failure switch: make the provider fail, as in an outage, or recover.
-#[utoipa::path(tag = "ops", operation_id = "ops_set_sandbox", request_body = SandboxSwitch, responses((status = 200, description = "Switch set"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "ops", operation_id = "ops_set_sandbox", request_body = SandboxSwitch, responses((status = 200, description = "Switch set", body = SandboxView), ApiErrors), security(("bearer" = [])))]
 #[put("/ops/payment-sandbox")]
 async fn set_sandbox(caller: Caller, sandbox: Sandbox, body: Json<SandboxSwitch>) -> Result<HttpResponse, ApiError> {
     caller.require_operator()?;
@@ -70,15 +78,26 @@ async fn set_sandbox(caller: Caller, sandbox: Sandbox, body: Json<SandboxSwitch>
     Ok(HttpResponse::Ok().json(sandbox_view(&sandbox)))
 }
 
+/// What `/health` and `/ready` answer.
+#[derive(Serialize, ToSchema)]
+struct Status {
+    #[schema(value_type = String, example = "ok")]
+    status: &'static str,
+    /// `/ready` only: `sqlite` or `postgres`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    database: Option<&'static str>,
+}
+
 /// Live: the process answers.
-#[utoipa::path(tag = "ops", operation_id = "ops_health", responses((status = 200, description = "Alive"), ApiErrors))]
+#[utoipa::path(tag = "ops", operation_id = "ops_health", responses((status = 200, description = "Alive", body = Status), ApiErrors))]
 #[get("/health")]
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Status { status: "ok", database: None })
 }
 
 /// Ready: the database answers too.
-#[utoipa::path(tag = "ops", operation_id = "ops_ready", responses((status = 200, description = "The database answers"), ApiErrors))]
+#[utoipa::path(tag = "ops", operation_id = "ops_ready", responses((status = 200, description = "The database answers", body = Status), ApiErrors))]
 #[get("/ready")]
 #[tracing::instrument(skip_all)]
 async fn ready(platform: Ctx) -> Result<HttpResponse, ApiError> {
@@ -90,7 +109,7 @@ async fn ready(platform: Ctx) -> Result<HttpResponse, ApiError> {
         return Err(unavailable(format!("the database has been unreachable since {since}")));
     }
     match tokio::time::timeout(std::time::Duration::from_secs(2), platform.storage.events.ping()).await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({ "status": "ready", "database": backend }))),
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(Status { status: "ready", database: Some(backend) })),
         Ok(Err(error)) => Err(unavailable(error.to_string())),
         Err(_) => Err(unavailable("the database did not answer within 2 s".into())),
     }

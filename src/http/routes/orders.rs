@@ -28,6 +28,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 struct Line {
     #[schema(value_type = uuid::Uuid)]
     item_id: ItemId,
+    #[serde(deserialize_with = "crate::http::extract::whole")]
+    #[schema(minimum = 1, maximum = 99)]
     quantity: u32,
 }
 
@@ -40,6 +42,7 @@ struct PlaceOrder {
     customer_id: Option<CustomerId>,
     #[schema(value_type = uuid::Uuid)]
     store_id: StoreId,
+    #[schema(min_items = 1, max_items = 50)]
     items: Vec<Line>,
     #[schema(value_type = Point)]
     delivery_point: GeoPoint,
@@ -66,7 +69,7 @@ fn replay(existing: &crate::domain::order::Order, fingerprint: &str) -> Result<H
     Ok(HttpResponse::Ok().insert_header(("Idempotent-Replayed", "true")).json(OrderView::from(existing)))
 }
 
-#[utoipa::path(tag = "orders", operation_id = "orders_place", params(("Idempotency-Key" = String, Header, description = "Makes the placement safe to retry")), request_body = PlaceOrder, responses((status = 201, description = "Placed"), (status = 200, description = "A replay of the same request"), (status = 429, description = "Rate limited", body = ErrorResponse), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "orders", operation_id = "orders_place", params(("Idempotency-Key" = String, Header, description = "Makes the placement safe to retry")), request_body = PlaceOrder, responses((status = 201, description = "Placed", body = OrderView), (status = 200, description = "A replay of the same request", body = OrderView), (status = 429, description = "Rate limited", body = ErrorResponse), ApiErrors), security(("bearer" = [])))]
 #[post("/orders")]
 #[tracing::instrument(skip_all, fields(order))]
 async fn place(
@@ -151,7 +154,7 @@ async fn place(
     }
 }
 
-#[utoipa::path(tag = "orders", operation_id = "orders_get", params(("order" = uuid::Uuid, Path)), responses((status = 200, description = "The order"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "orders", operation_id = "orders_get", params(("order" = uuid::Uuid, Path)), responses((status = 200, description = "The order", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[get("/orders/{order}")]
 #[tracing::instrument(skip_all)]
 async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -170,7 +173,7 @@ struct CancelRequest {
 
 /// The customer cancels until the store accepts (full refund); an operator cancels any live
 /// order, with a reason. Stores cancel through their own route.
-#[utoipa::path(tag = "orders", operation_id = "orders_cancel", params(("order" = uuid::Uuid, Path)), request_body = CancelRequest, responses((status = 200, description = "Cancelled"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "orders", operation_id = "orders_cancel", params(("order" = uuid::Uuid, Path)), request_body = CancelRequest, responses((status = 200, description = "Cancelled", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/orders/{order}/cancel")]
 #[tracing::instrument(skip_all)]
 async fn cancel(

@@ -14,6 +14,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::openapi::{ApiErrors, Point};
 use crate::http::orders_access;
+use crate::http::schemas::Rider;
 use crate::http::views::OrderView;
 
 use super::{id, Ctx};
@@ -33,12 +34,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRider {
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     name: String,
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     zone: Option<String>,
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_register", request_body = NewRider, responses((status = 201, description = "Registered"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_register", request_body = NewRider, responses((status = 201, description = "Registered", body = Rider), ApiErrors), security(("bearer" = [])))]
 #[post("/riders")]
 #[tracing::instrument(skip_all)]
 async fn register(platform: Ctx, caller: Caller, body: Json<NewRider>) -> Result<HttpResponse, ApiError> {
@@ -49,7 +52,7 @@ async fn register(platform: Ctx, caller: Caller, body: Json<NewRider>) -> Result
         None => ZoneId::default(),
     };
     let name = body.name.trim().to_owned();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name", "name must be 1-200 characters"));
     }
     let rider_id = RiderId::random();
@@ -67,7 +70,7 @@ fn rider_of(platform: &Ctx, raw: &str) -> Result<(RiderId, actix::Addr<crate::ac
     Ok((rider_id, addr))
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_get", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "The rider"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_get", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "The rider", body = Rider), ApiErrors), security(("bearer" = [])))]
 #[get("/riders/{rider}")]
 async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (rider_id, addr) = rider_of(&platform, &path)?;
@@ -84,7 +87,7 @@ struct Online {
     position: GeoPoint,
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_online", params(("rider" = uuid::Uuid, Path)), request_body = Online, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_online", params(("rider" = uuid::Uuid, Path)), request_body = Online, responses((status = 200, description = "Done", body = Rider), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/online")]
 async fn online(
     platform: Ctx,
@@ -101,7 +104,7 @@ async fn online(
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_offline", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_offline", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = Rider), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/offline")]
 async fn offline(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (rider_id, addr) = rider_of(&platform, &path)?;
@@ -110,7 +113,7 @@ async fn offline(platform: Ctx, caller: Caller, path: web::Path<String>) -> Resu
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_location", params(("rider" = uuid::Uuid, Path)), request_body = Point, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_location", params(("rider" = uuid::Uuid, Path)), request_body = Point, responses((status = 200, description = "Done", body = Rider), ApiErrors), security(("bearer" = [])))]
 #[put("/riders/{rider}/location")]
 async fn location(
     platform: Ctx,
@@ -138,7 +141,7 @@ async fn job(
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_accept_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_accept_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/offers/{order}/accept")]
 async fn accept_offer(
     platform: Ctx,
@@ -148,7 +151,7 @@ async fn accept_offer(
     job(&platform, caller, path.into_inner(), |rider| OrderCommand::AcceptOffer { rider }).await
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_decline_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_decline_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/offers/{order}/decline")]
 async fn decline_offer(
     platform: Ctx,
@@ -158,7 +161,7 @@ async fn decline_offer(
     job(&platform, caller, path.into_inner(), |rider| OrderCommand::DeclineOffer { rider }).await
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_pickup", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_pickup", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/jobs/{order}/pickup")]
 async fn pickup(platform: Ctx, caller: Caller, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     job(&platform, caller, path.into_inner(), |rider| OrderCommand::PickUp { rider }).await
@@ -173,7 +176,7 @@ struct Deliver {
     position: Option<GeoPoint>,
 }
 
-#[utoipa::path(tag = "riders", operation_id = "riders_deliver", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Deliver, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "riders", operation_id = "riders_deliver", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Deliver, responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/jobs/{order}/deliver")]
 async fn deliver(
     platform: Ctx,

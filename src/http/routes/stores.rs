@@ -14,7 +14,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::openapi::{ApiErrors, Point};
 use crate::http::orders_access;
-use crate::http::views::{OrderView, StoreView};
+use crate::http::views::{BoardView, MenuView, OrderView, StoreList, StoreView};
 
 use super::{id, Ctx};
 
@@ -36,12 +36,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct Near {
+    /// With `lon`: only open stores that deliver there.
+    #[param(minimum = -90.0, maximum = 90.0)]
     lat: Option<f64>,
+    #[param(minimum = -180.0, maximum = 180.0)]
     lon: Option<f64>,
 }
 
 /// Open stores that deliver to `lat`,`lon`, nearest first; without a point, every store.
-#[utoipa::path(tag = "stores", operation_id = "stores_list", params(Near), responses((status = 200, description = "Stores, nearest first"), ApiErrors))]
+#[utoipa::path(tag = "stores", operation_id = "stores_list", params(Near), responses((status = 200, description = "Stores, nearest first", body = StoreList), ApiErrors))]
 #[get("/stores")]
 #[tracing::instrument(skip_all)]
 async fn list(platform: Ctx, near: web::Query<Near>) -> Result<HttpResponse, ApiError> {
@@ -62,13 +65,17 @@ async fn list(platform: Ctx, near: web::Query<Near>) -> Result<HttpResponse, Api
         .collect();
     stores
         .sort_by(|a, b| a.distance_m.unwrap_or(0.0).total_cmp(&b.distance_m.unwrap_or(0.0)).then(a.name.cmp(&b.name)));
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "stores": stores })))
+    Ok(HttpResponse::Ok().json(StoreList { stores }))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewMenuItem {
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     name: String,
+    /// In minor units of the store's currency.
+    #[serde(deserialize_with = "crate::http::extract::whole")]
+    #[schema(minimum = 0)]
     price: i64,
     #[serde(default = "yes")]
     available: bool,
@@ -81,15 +88,23 @@ fn yes() -> bool {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStore {
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
     name: String,
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     zone: Option<String>,
     #[schema(value_type = Point)]
     location: GeoPoint,
+    #[serde(deserialize_with = "crate::http::extract::whole")]
+    #[schema(minimum = 100, maximum = 50_000)]
     delivery_radius_m: u32,
-    #[serde(default = "default_accept_secs")]
+    #[serde(default = "default_accept_secs", deserialize_with = "crate::http::extract::whole")]
+    #[schema(minimum = 1, maximum = 3600)]
     accept_deadline_secs: u32,
+    /// ISO 4217 code; every menu price is in it.
+    #[schema(pattern = "^[A-Z]{3}$")]
     currency: String,
+    #[schema(min_items = 1, max_items = 500)]
     menu: Vec<NewMenuItem>,
 }
 
@@ -97,7 +112,7 @@ fn default_accept_secs() -> u32 {
     300
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_register", request_body = NewStore, responses((status = 201, description = "Registered"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_register", request_body = NewStore, responses((status = 201, description = "Registered", body = StoreView), ApiErrors), security(("bearer" = [])))]
 #[post("/stores")]
 #[tracing::instrument(skip_all)]
 async fn register(platform: Ctx, caller: Caller, body: Json<NewStore>) -> Result<HttpResponse, ApiError> {
@@ -152,19 +167,19 @@ async fn current(platform: &Ctx, raw: &str) -> Result<crate::domain::store::Stor
     addr.send(GetStore).await.map_err(crate::actors::CommandError::from)??.ok_or_else(|| ApiError::not_found("store"))
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_get", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "The store"), ApiErrors))]
+#[utoipa::path(tag = "stores", operation_id = "stores_get", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "The store", body = StoreView), ApiErrors))]
 #[get("/stores/{store}")]
 async fn get(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let store = current(&platform, &path).await?;
     Ok(HttpResponse::Ok().json(StoreView::of(&store, None)))
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_menu", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Its menu"), ApiErrors))]
+#[utoipa::path(tag = "stores", operation_id = "stores_menu", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Its menu", body = MenuView), ApiErrors))]
 #[get("/stores/{store}/menu")]
 async fn get_menu(platform: Ctx, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let store = current(&platform, &path).await?;
     let items: Vec<MenuItem> = store.menu.into_values().collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "store_id": store.id, "open": store.open, "items": items })))
+    Ok(HttpResponse::Ok().json(MenuView { store_id: store.id, open: store.open, items }))
 }
 
 async fn run(platform: &Ctx, caller: Caller, raw: &str, command: StoreCommand) -> Result<HttpResponse, ApiError> {
@@ -174,13 +189,13 @@ async fn run(platform: &Ctx, caller: Caller, raw: &str, command: StoreCommand) -
     Ok(HttpResponse::Ok().json(StoreView::of(&store, None)))
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_open", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_open", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = StoreView), ApiErrors), security(("bearer" = [])))]
 #[post("/stores/{store}/open")]
 async fn open(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     run(&platform, caller, &path, StoreCommand::Open).await
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_close", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_close", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = StoreView), ApiErrors), security(("bearer" = [])))]
 #[post("/stores/{store}/close")]
 async fn close(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     run(&platform, caller, &path, StoreCommand::Close).await
@@ -192,7 +207,7 @@ struct Availability {
     available: bool,
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_set_availability", params(("store" = uuid::Uuid, Path), ("item" = uuid::Uuid, Path)), request_body = Availability, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_set_availability", params(("store" = uuid::Uuid, Path), ("item" = uuid::Uuid, Path)), request_body = Availability, responses((status = 200, description = "Done", body = StoreView), ApiErrors), security(("bearer" = [])))]
 #[put("/stores/{store}/menu/{item}")]
 async fn set_availability(
     platform: Ctx,
@@ -205,13 +220,13 @@ async fn set_availability(
     run(&platform, caller, &store, StoreCommand::SetAvailability { item, available: body.0.available }).await
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_board", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Open orders"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_board", params(("store" = uuid::Uuid, Path)), responses((status = 200, description = "Open orders", body = BoardView), ApiErrors), security(("bearer" = [])))]
 #[get("/stores/{store}/orders")]
 async fn board(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (store_id, addr) = store_of(&platform, &path).await?;
     caller.acts_for_store(store_id)?;
     let orders = addr.send(GetBoard).await.map_err(crate::actors::CommandError::from)?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "store_id": store_id, "orders": orders })))
+    Ok(HttpResponse::Ok().json(BoardView { store_id, orders }))
 }
 
 async fn act(
@@ -230,10 +245,12 @@ async fn act(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Accept {
+    #[serde(deserialize_with = "crate::http::extract::whole")]
+    #[schema(minimum = 1, maximum = 180)]
     prep_minutes: u32,
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_accept", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Accept, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_accept", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Accept, responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/stores/{store}/orders/{order}/accept")]
 async fn accept(
     platform: Ctx,
@@ -247,10 +264,11 @@ async fn accept(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Reason {
+    #[schema(pattern = "[^\\s\\u0085]")]
     reason: String,
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_reject", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Reason, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_reject", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Reason, responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/stores/{store}/orders/{order}/reject")]
 async fn reject(
     platform: Ctx,
@@ -261,7 +279,7 @@ async fn reject(
     act(&platform, caller, path.into_inner(), OrderCommand::Reject { reason: body.0.reason }).await
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_ready", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_ready", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/stores/{store}/orders/{order}/ready")]
 async fn ready(
     platform: Ctx,
@@ -272,7 +290,7 @@ async fn ready(
     act(&platform, caller, path.into_inner(), OrderCommand::MarkReady).await
 }
 
-#[utoipa::path(tag = "stores", operation_id = "stores_cancel", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Reason, responses((status = 200, description = "Done"), ApiErrors), security(("bearer" = [])))]
+#[utoipa::path(tag = "stores", operation_id = "stores_cancel", params(("store" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Reason, responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/stores/{store}/orders/{order}/cancel")]
 async fn cancel(
     platform: Ctx,

@@ -18,6 +18,8 @@ use crate::http::views::OrderView;
 
 use super::protocol::{CustomerCommand, RiderCommand, StoreCommand};
 
+/// A client frame parsed as a command of the sender's role.
+#[derive(Debug)]
 pub enum Command {
     Customer(CustomerCommand),
     Store(StoreCommand),
@@ -54,9 +56,9 @@ fn tagged<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
         if message.starts_with("unknown variant") {
             return ApiError::invalid("type", format!("unknown command `{kind}`"));
         }
-        let field = path.strip_prefix(&format!("{kind}.")).unwrap_or("body").to_owned();
-        let field = extract::missing_field(&message).map(str::to_owned).unwrap_or(field);
-        ApiError::invalid(&field, message)
+        // Paths are under the lifted tag (`accept.order_id`); the client wrote them at the top.
+        let relative = if path == kind { "." } else { path.strip_prefix(&format!("{kind}.")).unwrap_or(".") };
+        ApiError::invalid(&extract::blamed_field(relative, &message), message)
     })
 }
 

@@ -3,7 +3,7 @@
 //! bearer token (`Authorization` header, or `access_token` query parameter for browsers),
 //! and its role must match the endpoint.
 
-mod commands;
+pub mod commands;
 pub mod protocol;
 mod session;
 

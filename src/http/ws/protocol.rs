@@ -69,10 +69,26 @@ pub enum CustomerCommand {
 #[derive(Deserialize, Debug)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum StoreCommand {
-    Accept { request_id: Option<String>, order_id: OrderId, prep_minutes: u32 },
-    Reject { request_id: Option<String>, order_id: OrderId, reason: String },
-    Ready { request_id: Option<String>, order_id: OrderId },
-    Cancel { request_id: Option<String>, order_id: OrderId, reason: String },
+    Accept {
+        request_id: Option<String>,
+        order_id: OrderId,
+        #[serde(deserialize_with = "crate::http::extract::whole")]
+        prep_minutes: u32,
+    },
+    Reject {
+        request_id: Option<String>,
+        order_id: OrderId,
+        reason: String,
+    },
+    Ready {
+        request_id: Option<String>,
+        order_id: OrderId,
+    },
+    Cancel {
+        request_id: Option<String>,
+        order_id: OrderId,
+        reason: String,
+    },
 }
 
 /// From the rider app.

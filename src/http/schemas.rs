@@ -1,0 +1,133 @@
+//! OpenAPI schemas for the wire shapes the HTTP layer returns but does not own: domain
+//! values (money, order lines, payment), the actors' views (a rider, a board entry) and the
+//! login tokens. The domain and actor layers stay free of documentation derives; these
+//! types are never built, they only describe what `serde` writes for the real ones, and the
+//! schema-conformance run against a live server (`tests/schema_fuzz.rs`) is what keeps the
+//! two in step.
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::openapi::Point;
+use crate::auth::Role;
+
+/// An amount in integer minor units of its currency (`KRW` has none, so 11000 is ₩11,000).
+#[derive(ToSchema)]
+pub struct Money {
+    #[schema(minimum = 0)]
+    amount: i64,
+    /// ISO 4217 code.
+    #[schema(pattern = "^[A-Z]{3}$", example = "KRW")]
+    currency: String,
+}
+
+/// One priced line of an order.
+#[derive(ToSchema)]
+pub struct OrderLine {
+    item_id: Uuid,
+    name: String,
+    quantity: u32,
+    unit_price: Money,
+}
+
+/// Where the money stands.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Payment {
+    /// Waiting for the provider's answer.
+    Pending,
+    /// Held; captured on delivery or voided on cancellation.
+    Authorized { authorization: String },
+    /// The provider refused.
+    Declined { reason: String },
+    /// The hold was released after the order died.
+    Voided { authorization: String },
+    /// Taken on delivery.
+    Captured { authorization: String },
+}
+
+/// When the food should leave the store and reach the door.
+#[derive(ToSchema)]
+pub struct Eta {
+    /// Absent once picked up.
+    pickup_at: Option<DateTime<Utc>>,
+    dropoff_at: DateTime<Utc>,
+}
+
+/// A dish on a store's menu.
+#[derive(ToSchema)]
+pub struct MenuItem {
+    id: Uuid,
+    name: String,
+    price: Money,
+    available: bool,
+}
+
+/// What a rider is doing right now.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Duty {
+    Idle,
+    Offered { order: Uuid, deadline: DateTime<Utc> },
+    EnRouteToStore { order: Uuid },
+    Delivering { order: Uuid },
+}
+
+/// A rider as the rider app and the operator see it.
+#[derive(ToSchema)]
+pub struct Rider {
+    id: Uuid,
+    name: String,
+    zone: String,
+    online: bool,
+    duty: Duty,
+    /// The latest known position, from a ping or going online.
+    position: Option<Point>,
+    position_at: Option<DateTime<Utc>>,
+}
+
+/// The coarse order status clients see.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingPayment,
+    AwaitingStore,
+    Preparing,
+    ReadyForPickup,
+    PickedUp,
+    Delivered,
+    Rejected,
+    Cancelled,
+}
+
+/// An open order as the store tablet sees it.
+#[derive(ToSchema)]
+pub struct BoardEntry {
+    order_id: Uuid,
+    status: OrderStatus,
+    placed_at: DateTime<Utc>,
+    lines: Vec<OrderLine>,
+    total: Money,
+    /// When the order is auto-rejected if the store has not accepted it.
+    accept_by: Option<DateTime<Utc>>,
+    ready_by: Option<DateTime<Utc>>,
+    rider_id: Option<Uuid>,
+}
+
+/// What a login or refresh returns.
+#[derive(ToSchema)]
+pub struct Tokens {
+    access_token: String,
+    #[schema(example = "Bearer")]
+    token_type: String,
+    /// Seconds the access token is valid.
+    expires_in: i64,
+    /// Trade it at `/v1/auth/refresh` for new tokens; it works once.
+    refresh_token: String,
+    role: Role,
+    subject: Uuid,
+}
