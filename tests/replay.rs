@@ -2,7 +2,8 @@
 //! uses: both policies' solution files are written, read back and checked against every
 //! rule of the instances' README, and the checker itself is shown to catch broken files.
 //!
-//! The instances live beside the repository (`../shared/mdrp`, or `MDRP_DIR`).
+//! Three instances of the published set are kept in `tests/fixtures/mdrp` (or set `MDRP_DIR`
+//! to a folder holding them, such as the full set).
 
 use std::path::PathBuf;
 
@@ -12,7 +13,7 @@ use baedal::replay::{check, run_instance, Instance, ReplaySettings, Solution};
 fn instances_root() -> PathBuf {
     std::env::var_os("MDRP_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/mdrp"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mdrp"))
 }
 
 fn instance_dir(name: &str) -> PathBuf {

@@ -126,7 +126,10 @@ async fn city(platform: Ctx, caller: Caller, board: web::Data<Addr<CityBoard>>) 
         cancelled_today: snapshot.today.cancelled,
         rejected_today: snapshot.today.rejected,
         open_orders: open_orders.len(),
-        waiting_for_rider: open_orders.iter().filter(|o| o.dispatch == Some("searching")).count(),
+        waiting_for_rider: open_orders
+            .iter()
+            .filter(|o| o.dispatch == Some(crate::http::views::Dispatch::Searching))
+            .count(),
         mean_click_to_door_secs: snapshot.today.mean_click_to_door_secs(),
         riders_idle: riders_in(RiderState::Idle),
         riders_offline: riders_in(RiderState::Offline),
