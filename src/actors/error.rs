@@ -37,6 +37,7 @@ impl From<StorageError> for CommandError {
     fn from(error: StorageError) -> Self {
         match error {
             StorageError::Busy | StorageError::Down { .. } => CommandError::Unavailable(error.to_string()),
+            ref timeout if timeout.is_pool_timeout() => CommandError::Unavailable(error.to_string()),
             StorageError::Conflict { .. } => CommandError::Conflict(error.to_string()),
             ref outage if outage.is_outage() => CommandError::InDoubt(error.to_string()),
             other => CommandError::Internal(other.to_string()),

@@ -154,7 +154,7 @@ fn commit<A: EventSourced>(
         stream.journal.committed(version);
         stream.state = next;
         let every = stream.platform.settings.orders.snapshot_every;
-        snapshot(act, every, ctx);
+        snapshot(act, every);
         if let Err(error) = guarded("reacting to events", || act.committed(&events, ctx)) {
             ctx.stop();
             return Err(error);
@@ -164,20 +164,19 @@ fn commit<A: EventSourced>(
 }
 
 /// Write a snapshot if `every` events passed since the last one; fire and forget, since a
-/// missing snapshot only costs a longer replay.
-fn snapshot<A: EventSourced>(act: &mut A, every: i64, ctx: &mut Context<A>) {
+/// missing snapshot only costs a longer replay. It runs as a task of its own, not in the
+/// actor's context: a context busy waiting for its next append does not poll what it
+/// spawned, and a snapshot stalled holding a pooled connection would starve that append.
+fn snapshot<A: EventSourced>(act: &mut A, every: i64) {
     let stream = act.stream_mut();
     let state = stream.state.clone();
     if let Some(snapshot) = stream.journal.snapshot_due(state.as_ref(), every) {
         let store = stream.platform.storage.events.clone();
-        ctx.spawn(
-            async move {
-                if let Err(error) = store.save_snapshot(&snapshot).await {
-                    tracing::warn!(%error, stream = %snapshot.stream_id, "snapshot not written");
-                }
+        actix::spawn(async move {
+            if let Err(error) = store.save_snapshot(&snapshot).await {
+                tracing::warn!(%error, stream = %snapshot.stream_id, "snapshot not written");
             }
-            .into_actor(act),
-        );
+        });
     }
 }
 

@@ -57,6 +57,9 @@ enum Drill {
         postgres: String,
         #[arg(long)]
         server: Option<PathBuf>,
+        /// Append the server's logs here.
+        #[arg(long)]
+        server_log: Option<PathBuf>,
     },
     /// The websocket load mix for a long while against one server, sampling its memory and
     /// open descriptors every minute; fails on a growth trend.
@@ -174,7 +177,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{report}");
             report.passed()
         }
-        Drill::Throughput { clients, seconds, warmup_secs, postgres, server } => {
+        Drill::Throughput { clients, seconds, warmup_secs, postgres, server, server_log } => {
             let plan = ThroughputPlan {
                 clients: clients.max(1),
                 warmup: Duration::from_secs(warmup_secs),
@@ -190,7 +193,12 @@ async fn main() -> anyhow::Result<()> {
                 let database = Database::create(&cluster).await?;
                 let mut env = baedal::drill::server_env(&secret);
                 env.push(("BAEDAL__DATABASE__GROUP_COMMIT__ENABLED".into(), group_commit.into()));
-                let spec = ServerSpec { binary: binary.clone(), database_url: database.url.clone(), env, log: None };
+                let spec = ServerSpec {
+                    binary: binary.clone(),
+                    database_url: database.url.clone(),
+                    env,
+                    log: server_log.clone(),
+                };
                 let server = ServerProcess::start(spec)?;
                 let result = throughput::measure(&server.endpoint, &tokens, &plan).await;
                 drop(server);

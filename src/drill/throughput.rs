@@ -101,8 +101,16 @@ pub async fn measure(endpoint: &Endpoint, tokens: &Tokens, plan: &ThroughputPlan
                 let sent = Instant::now();
                 let answer = http.put(&url).bearer_auth(&token).json(&json!({ "available": available })).send().await;
                 let ok = matches!(&answer, Ok(r) if r.status().is_success());
-                if let Ok(response) = answer {
-                    let _ = response.bytes().await;
+                match answer {
+                    Ok(response) if !ok => {
+                        let status = response.status();
+                        let body = response.text().await.unwrap_or_default();
+                        report_error(&errors, &format!("{status}: {body}"));
+                    }
+                    Ok(response) => {
+                        let _ = response.bytes().await;
+                    }
+                    Err(error) => report_error(&errors, &error.to_string()),
                 }
                 let in_window = sent >= window_opens && sent < window_closes;
                 if ok {
@@ -142,4 +150,11 @@ pub async fn measure(endpoint: &Endpoint, tokens: &Tokens, plan: &ThroughputPlan
         p50_ms: quantile(0.50),
         p99_ms: quantile(0.99),
     })
+}
+
+/// Print the first few failures, so a failing run says why.
+fn report_error(errors: &AtomicU64, what: &str) {
+    if errors.load(Ordering::Relaxed) < 3 {
+        eprintln!("command failed: {what}");
+    }
 }

@@ -19,6 +19,9 @@ use super::{
     StorageError,
 };
 
+/// How long a dial of the database server may take before it counts as unanswered.
+const DIAL_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// How often the probe asks a database that is down.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 
@@ -28,12 +31,16 @@ pub struct Availability {
     /// Milliseconds since the epoch when it went down (0 when up).
     since_ms: AtomicI64,
     probe: Arc<dyn EventStore>,
+    /// `host:port` of the database server, dialled to tell a saturated pool from a dead
+    /// server when a call times out waiting for a connection.
+    server: Option<String>,
 }
 
 impl Availability {
-    /// `probe` is the ungated store the probe pings.
-    pub fn new(probe: Arc<dyn EventStore>) -> Arc<Availability> {
-        Arc::new(Availability { down: AtomicBool::new(false), since_ms: AtomicI64::new(0), probe })
+    /// `probe` is the ungated store the probe pings; `server` is where it lives, if it is a
+    /// server.
+    pub fn new(probe: Arc<dyn EventStore>, server: Option<String>) -> Arc<Availability> {
+        Arc::new(Availability { down: AtomicBool::new(false), since_ms: AtomicI64::new(0), probe, server })
     }
 
     /// `Some(since)` while the database is down.
@@ -48,16 +55,31 @@ impl Availability {
         }
     }
 
-    /// Note an error; if it says the database is gone, mark it down and start probing.
+    /// Note an error; if it says the database is gone, mark it down and start probing. A
+    /// pool timeout is ambiguous (busy, or gone while connects are retried): the server is
+    /// dialled, and only a refused or silent dial counts as an outage.
     fn observe(self: &Arc<Self>, error: &StorageError) {
-        if !error.is_outage() {
-            return;
+        if error.is_outage() {
+            self.trip(error.to_string());
+        } else if error.is_pool_timeout() {
+            if let Some(server) = self.server.clone() {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let dial = tokio::time::timeout(DIAL_TIMEOUT, tokio::net::TcpStream::connect(&server)).await;
+                    if !matches!(dial, Ok(Ok(_))) {
+                        this.trip(format!("no connection came free and {server} does not answer"));
+                    }
+                });
+            }
         }
+    }
+
+    fn trip(self: &Arc<Self>, error: String) {
         if self.down.swap(true, Ordering::AcqRel) {
             return;
         }
         self.since_ms.store(super::millis(Utc::now()), Ordering::Release);
-        tracing::error!(%error, "database unreachable; refusing storage calls until it answers again");
+        tracing::error!(error, "database unreachable; refusing storage calls until it answers again");
         metrics::gauge!(crate::telemetry::names::DATABASE_UP).set(0.0);
         let this = self.clone();
         // The probe runs on whatever runtime found the outage; it ends when the database is back.

@@ -91,19 +91,30 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// Whether this error says the database itself is gone (rather than refusing one call).
+    /// Whether this error says the database itself is gone: a lost or refused connection,
+    /// the server shutting down. A write that failed so may or may not have committed.
     pub fn is_outage(&self) -> bool {
         match self {
+            StorageError::Unavailable(sqlx::Error::PoolTimedOut) => false,
             StorageError::Unavailable(_) => true,
             StorageError::Database(error) => is_connection_error(error),
             _ => false,
         }
     }
+
+    /// No connection came free in time: the pool is saturated or the database is gone
+    /// (connection attempts are retried until the timeout). Nothing was sent.
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Unavailable(sqlx::Error::PoolTimedOut) | StorageError::Database(sqlx::Error::PoolTimedOut)
+        )
+    }
 }
 
 /// A lost or refused connection, a pool timeout, or PostgreSQL shutting down.
 pub fn is_connection_error(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+    matches!(error, sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
         || matches!(error, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
 }
 
@@ -221,9 +232,10 @@ impl Storage {
         positions: Arc<dyn PositionLog>,
         accounts: Arc<dyn AccountStore>,
         backend: &'static str,
+        server: Option<String>,
     ) -> Storage {
         use availability::{Availability, Gated};
-        let availability = Availability::new(events.clone());
+        let availability = Availability::new(events.clone(), server);
         Storage {
             events: Arc::new(Gated::new(events, availability.clone())),
             positions: Arc::new(Gated::new(positions, availability.clone())),
@@ -237,10 +249,12 @@ impl Storage {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Storage, StorageError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let store = Arc::new(postgres::PgStore::connect(url, max_connections).await?);
-            Ok(Storage::gated(store.clone(), store.clone(), store, "postgres"))
+            let server = postgres::server_address(url);
+            Ok(Storage::gated(store.clone(), store.clone(), store, "postgres", server))
         } else if url.starts_with("sqlite:") {
             let store = Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?);
-            Ok(Storage::gated(store.clone(), store.clone(), store, "sqlite"))
+            // An embedded file has no server to lose: a pool timeout there is contention.
+            Ok(Storage::gated(store.clone(), store.clone(), store, "sqlite", None))
         } else {
             Err(StorageError::Corrupt(format!(
                 "database url must start with postgres:// or sqlite: (got {})",

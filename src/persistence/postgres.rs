@@ -162,11 +162,15 @@ impl EventStore for PgStore {
             Ok(results) => results,
             Err(error) => {
                 let message = error.to_string();
+                let pool_timeout = matches!(error, sqlx::Error::PoolTimedOut);
                 let unavailable = matches!(StorageError::from(error), StorageError::Unavailable(_));
                 batch
                     .iter()
                     .map(|_| {
-                        Err(if unavailable {
+                        Err(if pool_timeout {
+                            // Nothing was sent: the batch never got a connection.
+                            StorageError::Unavailable(sqlx::Error::PoolTimedOut)
+                        } else if unavailable {
                             StorageError::Unavailable(sqlx::Error::Protocol(message.clone()))
                         } else {
                             StorageError::Database(sqlx::Error::Protocol(message.clone()))
@@ -206,6 +210,10 @@ impl EventStore for PgStore {
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StorageError> {
+        // A snapshot only shortens replay, and the events it sums up are already durable: it
+        // need not wait for its own WAL flush, so it never queues behind the event writer.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
         // Never let an older snapshot overwrite a newer one.
         sqlx::query(
             "INSERT INTO snapshots (stream_id, seq, state, taken_at) VALUES ($1, $2, $3, $4)
@@ -216,8 +224,9 @@ impl EventStore for PgStore {
         .bind(snapshot.seq)
         .bind(Json(&snapshot.state))
         .bind(millis(Utc::now()))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -360,4 +369,12 @@ impl AccountStore for PgStore {
         .fetch_optional(&self.pool)
         .await?)
     }
+}
+
+/// `host:port` of the server a URL names, for the availability check's plain TCP connect.
+pub fn server_address(url: &str) -> Option<String> {
+    let options: sqlx::postgres::PgConnectOptions = url.parse().ok()?;
+    let host = options.get_host();
+    // A socket directory is not something to dial.
+    (!host.starts_with('/')).then(|| format!("{host}:{}", options.get_port()))
 }
