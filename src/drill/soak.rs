@@ -3,6 +3,7 @@
 //! every minute. A leak shows as a trend: the least-squares slope over the samples after
 //! the warm-up must stay under a small bound.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::sim::load::{self, LoadPlan, LoadReport};
@@ -56,21 +57,26 @@ impl std::fmt::Display for SoakReport {
 /// Run `plan` against the server with process id `pid`, sampling every `every`.
 pub async fn run(pid: u32, plan: LoadPlan, every: Duration) -> anyhow::Result<SoakReport> {
     let started = Instant::now();
+    // Shared, not returned: the sampler is aborted when the load ends, and an aborted task
+    // returns nothing.
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let into = taken.clone();
     let sampler = tokio::spawn(async move {
-        let mut samples = Vec::new();
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            let (Some(rss_kib), Some(open_fds)) = (rss_kib(pid), open_fds(pid)) else { return samples };
+            let (Some(rss_kib), Some(open_fds)) = (rss_kib(pid), open_fds(pid)) else { return };
             let sample =
                 Sample { minute: started.elapsed().as_secs_f64() / 60.0, rss_mib: rss_kib as f64 / 1024.0, open_fds };
             println!("minute {:>5.1}: rss {:>7.1} MiB, {:>6} open fds", sample.minute, sample.rss_mib, sample.open_fds);
-            samples.push(sample);
+            if let Ok(mut samples) = into.lock() {
+                samples.push(sample);
+            }
         }
     });
     let report = load::run(plan).await;
     sampler.abort();
-    let samples = sampler.await.unwrap_or_default();
+    let samples = std::mem::take(&mut *taken.lock().map_err(|_| anyhow::anyhow!("sample lock poisoned"))?);
     let report = report?;
     let steady: Vec<&Sample> = samples.iter().filter(|s| s.minute >= WARMUP_MINUTES).collect();
     let rss_slope = slope(steady.iter().map(|s| (s.minute, s.rss_mib)));
