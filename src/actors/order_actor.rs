@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
+use crate::dispatch::duties;
 use crate::domain::order::{Courier, Order, OrderCommand, OrderEvent, OrderStatus, Payment, Phase};
 use crate::domain::rider::Duty;
 use crate::domain::{GeoPoint, OrderId, RiderId};
@@ -22,7 +23,7 @@ use crate::matching::eta;
 use crate::payment::PaymentError;
 use crate::telemetry::names;
 
-use super::dispatcher::{Need, OrderNeeds};
+use super::dispatcher::OrderNeeds;
 use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
 use super::hub::{Push, Topic};
 use super::rider_actor::JobUpdate;
@@ -138,39 +139,10 @@ impl OrderActor {
         self.counted = Some(status);
     }
 
-    /// The deadlines the order's state calls for, each with the command it fires.
-    fn deadlines(&self, order: &Order) -> Vec<(DateTime<Utc>, OrderCommand)> {
-        let dispatch = &self.platform.settings.dispatch;
-        let mut wanted = Vec::new();
-        match &order.phase {
-            Phase::AwaitingStore { deadline } => wanted.push((*deadline, OrderCommand::ExpireStoreDeadline)),
-            Phase::Active { courier, .. } => {
-                if let Courier::Offered { rider, deadline } = courier {
-                    wanted.push((*deadline, OrderCommand::ExpireOffer { rider: *rider }));
-                }
-                let still_looking = !matches!(courier, Courier::Assigned { .. });
-                if let (true, Some(accepted)) = (still_looking, order.accepted_at) {
-                    let after =
-                        |d: Duration| chrono::Duration::from_std(d).ok().and_then(|d| accepted.checked_add_signed(d));
-                    if let (None, Some(at)) = (order.dispatch_alerted_at, after(dispatch.alert_after())) {
-                        wanted.push((at, OrderCommand::EscalateDispatch));
-                    }
-                    // Only while searching: an offer out runs to its own deadline first, and a
-                    // give-up time that passed meanwhile fires as soon as it lapses.
-                    if let (Courier::Searching { .. }, Some(at)) = (courier, after(dispatch.give_up_after())) {
-                        wanted.push((at, OrderCommand::GiveUpDispatch));
-                    }
-                }
-            }
-            _ => {}
-        }
-        wanted
-    }
-
     /// Arm a timer for each deadline in force, and drop the ones no longer wanted. A
     /// deadline that passed while the server was down fires at once.
     fn sync_timers(&mut self, order: &Order, ctx: &mut Context<Self>) {
-        let wanted = self.deadlines(order);
+        let wanted = duties::deadlines(order, &self.platform.settings.dispatch);
         self.timers.retain(|(name, at, handle)| {
             let keep = wanted.iter().any(|(deadline, command)| command.name() == *name && deadline == at);
             if !keep {
@@ -263,15 +235,7 @@ impl OrderActor {
     }
 
     fn sync_dispatch(&self, order: &Order) {
-        let need = match &order.phase {
-            Phase::Active { courier: Courier::Searching { since }, excluded, .. } => {
-                Need::Rider { excluded: excluded.clone(), since: *since }
-            }
-            Phase::Active { courier: Courier::Offered { rider, .. } | Courier::Assigned { rider }, .. }
-            | Phase::PickedUp { rider, .. } => Need::Holds(*rider),
-            Phase::AwaitingPayment | Phase::AwaitingStore { .. } => return,
-            _ => Need::Nothing,
-        };
+        let Some(need) = duties::need(order) else { return };
         self.platform.dispatcher(&order.terms.zone).do_send(OrderNeeds {
             order: self.id,
             pickup: order.terms.pickup,

@@ -4,5 +4,6 @@
 //! benchmark days feeds the very same board a simulated clock.
 
 mod board;
+pub mod duties;
 
 pub use board::{Board, Need, Offer, Policy};

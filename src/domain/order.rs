@@ -103,6 +103,18 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    /// The reason's code, as the API spells it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CancelReason::CustomerCancelled => "customer_cancelled",
+            CancelReason::StoreRejected { .. } => "store_rejected",
+            CancelReason::StoreDidNotConfirm => "store_did_not_confirm",
+            CancelReason::StoreCancelled { .. } => "store_cancelled",
+            CancelReason::OperatorCancelled { .. } => "operator_cancelled",
+            CancelReason::NoRiderFound => "no_rider_found",
+        }
+    }
+
     /// A sentence the customer can be shown.
     pub fn describe(&self) -> String {
         match self {
@@ -766,5 +778,26 @@ impl super::Aggregate for Order {
 
     fn is_closed(&self) -> bool {
         self.is_settled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CancelReason;
+
+    #[test]
+    fn a_cancel_reason_code_is_the_one_the_api_shows() {
+        let reasons = [
+            CancelReason::CustomerCancelled,
+            CancelReason::StoreRejected { reason: "busy".into() },
+            CancelReason::StoreDidNotConfirm,
+            CancelReason::StoreCancelled { reason: "mistake".into() },
+            CancelReason::OperatorCancelled { reason: "test".into() },
+            CancelReason::NoRiderFound,
+        ];
+        for reason in reasons {
+            let json = serde_json::to_value(&reason).unwrap();
+            assert_eq!(json["code"], reason.code(), "{reason:?}");
+        }
     }
 }

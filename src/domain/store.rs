@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ids::{ItemId, StoreId, ZoneId};
+use super::ids::{CustomerId, ItemId, StoreId, ZoneId};
 use super::money::{Currency, Money};
-use super::order::OrderLine;
+use super::order::{OrderLine, OrderTerms};
 use super::position::GeoPoint;
 
 /// Most lines one order may hold, and most of one item.
@@ -105,6 +105,23 @@ pub enum QuoteError {
 pub struct Quote {
     pub lines: Vec<OrderLine>,
     pub total: Money,
+}
+
+impl Quote {
+    /// The terms of the order this quote becomes when `customer` places it with `store`.
+    pub fn into_terms(self, store: &Store, customer: CustomerId, dropoff: GeoPoint, fingerprint: String) -> OrderTerms {
+        OrderTerms {
+            customer_id: customer,
+            store_id: store.id,
+            zone: store.zone.clone(),
+            lines: self.lines,
+            total: self.total,
+            pickup: store.location,
+            dropoff,
+            store_accept_secs: store.accept_deadline_secs,
+            request_fingerprint: fingerprint,
+        }
+    }
 }
 
 impl StoreProfile {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::instance::Instance;
 use super::solution::{Place, Solution};
 
-/// Mean, median and 90th percentile of a sample, in minutes.
+/// Mean, median and 90th percentile of a sample (in minutes for the replay).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Spread {
     pub mean: f64,
@@ -15,7 +15,7 @@ pub struct Spread {
 }
 
 impl Spread {
-    fn of(mut values: Vec<f64>) -> Spread {
+    pub fn of(mut values: Vec<f64>) -> Spread {
         if values.is_empty() {
             return Spread::default();
         }

@@ -21,11 +21,11 @@ use rand::{Rng, SeedableRng};
 use crate::actors::hub::{Push, Topic};
 use crate::actors::{CommandError, Execute, GetRider, Ping, Platform, QuoteOrder};
 use crate::config::{DemoSettings, SimulatorSettings};
-use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderStatus, OrderTerms, Phase};
-use crate::domain::{CustomerId, GeoPoint, ItemId, OrderId, RiderId, StoreId};
+use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderStatus, Phase};
+use crate::domain::{CustomerId, GeoPoint, OrderId, RiderId, StoreId};
 
-use super::demo;
 use super::route::{metres_per_sec, step_towards};
+use super::{customers, demo};
 
 /// Customers other than the demo account who order in the demo city.
 const CUSTOMERS: usize = 200;
@@ -277,21 +277,8 @@ impl CitySim {
         let (Some(store), Some(addr)) = (self.platform.directory.get(&store_id), self.platform.store(store_id)) else {
             return;
         };
-        let available: Vec<ItemId> = store.menu.values().filter(|item| item.available).map(|item| item.id).collect();
-        if available.is_empty() {
-            return;
-        }
-        let mut items: Vec<(ItemId, u32)> = Vec::new();
-        for _ in 0..self.rng.gen_range(1..=2) {
-            let item = available[self.rng.gen_range(0..available.len())];
-            if !items.iter().any(|(chosen, _)| *chosen == item) {
-                items.push((item, self.rng.gen_range(1..=2)));
-            }
-        }
-        let reach = f64::from(store.delivery_radius_m) * 0.95;
-        let distance = self.settings.delivery_distance_m.sample(&mut self.rng).min(reach);
-        let angle = self.rng.gen_range(0.0..std::f64::consts::TAU);
-        let dropoff = store.location.offset_m(angle.sin() * distance, angle.cos() * distance);
+        let Some(items) = customers::basket(&store, &mut self.rng) else { return };
+        let dropoff = customers::dropoff_near(&store, self.settings.delivery_distance_m, &mut self.rng);
         let customer = if self.rng.gen_bool(self.settings.demo_customer_share.get()) {
             demo::demo_customer()
         } else {
@@ -301,17 +288,7 @@ impl CitySim {
         let platform = self.platform.clone();
         let placed = async move {
             let (quote, store) = addr.send(QuoteOrder { items, dropoff }).await??;
-            let terms = OrderTerms {
-                customer_id: customer,
-                store_id: store.id,
-                zone: store.zone.clone(),
-                lines: quote.lines,
-                total: quote.total,
-                pickup: store.location,
-                dropoff,
-                store_accept_secs: store.accept_deadline_secs,
-                request_fingerprint: "demo-simulator".into(),
-            };
+            let terms = quote.into_terms(&store, customer, dropoff, "demo-simulator".into());
             platform.start_order(OrderId::random()).send(Execute::new(OrderCommand::Place(terms))).await?
         };
         ctx.spawn(placed.into_actor(self).map(|placed: Result<Order, CommandError>, _, _| match placed {
@@ -323,12 +300,7 @@ impl CitySim {
     /// The next order after an exponentially distributed wait: arrivals at random, at the
     /// configured mean rate.
     fn schedule_order(&mut self, ctx: &mut Context<Self>) {
-        let rate = self.settings.orders_per_minute;
-        if !(rate.is_finite() && rate > 0.0) {
-            return;
-        }
-        let uniform: f64 = self.rng.gen_range(f64::EPSILON..1.0);
-        let wait = (-uniform.ln() * 60.0 / rate).min(3600.0);
+        let Some(wait) = customers::next_arrival_secs(self.settings.orders_per_minute, &mut self.rng) else { return };
         ctx.run_later(Duration::from_secs_f64(wait), |sim, ctx| {
             sim.place_order(ctx);
             sim.schedule_order(ctx);

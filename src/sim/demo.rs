@@ -51,21 +51,25 @@ fn krw() -> Currency {
     Currency::parse("KRW").unwrap_or_else(|_| unreachable!("constant is valid"))
 }
 
-/// Register whatever part of the demo city is missing, and bring its riders on duty.
-pub async fn seed(platform: &Arc<Platform>, settings: &DemoSettings) -> Result<(), CommandError> {
+/// A demo rider and where it comes on duty.
+pub struct DemoRider {
+    pub id: RiderId,
+    pub name: String,
+    pub position: GeoPoint,
+}
+
+/// The demo city as laid out for `settings`: its stores (with menus) and its riders. Fixed
+/// by a constant seed, so the live server and the headless simulator share one city.
+pub fn layout(settings: &DemoSettings) -> (Vec<(StoreId, StoreProfile)>, Vec<DemoRider>) {
     let mut rng = SmallRng::seed_from_u64(0xbaeda1);
     let centre = centre();
     let zone = ZoneId::default();
-    let mut added = (0, 0);
+    let mut stores = Vec::with_capacity(settings.stores);
     for index in 0..settings.stores {
         let (name, menu) = STORES[index % STORES.len()];
         let angle = index as f64 / settings.stores.max(1) as f64 * std::f64::consts::TAU;
         let distance = rng.gen_range(400.0..2500.0);
         let location = centre.offset_m(angle.sin() * distance, angle.cos() * distance);
-        let id = store_id(index);
-        if platform.store(id).is_some() {
-            continue;
-        }
         let profile = StoreProfile {
             name: if index < STORES.len() { name.to_owned() } else { format!("{name} #{}", index / STORES.len() + 1) },
             zone: zone.clone(),
@@ -84,19 +88,36 @@ pub async fn seed(platform: &Arc<Platform>, settings: &DemoSettings) -> Result<(
                 })
                 .collect(),
         };
+        stores.push((store_id(index), profile));
+    }
+    let riders = (0..settings.riders)
+        .map(|index| DemoRider {
+            id: rider_id(index),
+            name: format!("Rider {}", index + 1),
+            position: centre.offset_m(rng.gen_range(-3000.0..3000.0), rng.gen_range(-3000.0..3000.0)),
+        })
+        .collect();
+    (stores, riders)
+}
+
+/// Register whatever part of the demo city is missing, and bring its riders on duty.
+pub async fn seed(platform: &Arc<Platform>, settings: &DemoSettings) -> Result<(), CommandError> {
+    let (stores, riders) = layout(settings);
+    let mut added = (0, 0);
+    for (id, profile) in stores {
+        if platform.store(id).is_some() {
+            continue;
+        }
         platform.start_store(id).send(StoreCmd(StoreCommand::Register(profile))).await??;
         added.0 += 1;
     }
-    for index in 0..settings.riders {
-        let id = rider_id(index);
-        if platform.rider(id).is_some() {
+    for rider in riders {
+        if platform.rider(rider.id).is_some() {
             continue;
         }
-        let addr = platform.start_rider(id);
-        addr.send(RiderCmd(RiderCommand::Register { name: format!("Rider {}", index + 1), zone: zone.clone() }))
-            .await??;
-        let position = centre.offset_m(rng.gen_range(-3000.0..3000.0), rng.gen_range(-3000.0..3000.0));
-        addr.send(RiderCmd(RiderCommand::GoOnline { position })).await??;
+        let addr = platform.start_rider(rider.id);
+        addr.send(RiderCmd(RiderCommand::Register { name: rider.name, zone: ZoneId::default() })).await??;
+        addr.send(RiderCmd(RiderCommand::GoOnline { position: rider.position })).await??;
         added.1 += 1;
     }
     if added != (0, 0) {

@@ -2,6 +2,7 @@
 //! it to life, and the load generator.
 
 pub mod city;
+pub mod customers;
 pub mod demo;
 pub mod load;
 mod route;

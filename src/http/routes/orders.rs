@@ -7,7 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::{CommandError, Execute, QuoteOrder};
 use crate::auth::Role;
-use crate::domain::order::{Canceller, OrderCommand, OrderError, OrderTerms};
+use crate::domain::order::{Canceller, OrderCommand, OrderError};
 use crate::domain::{CustomerId, GeoPoint, IdempotencyKey, ItemId, OrderId, StoreId};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -126,17 +126,7 @@ async fn place(
     let items: Vec<(ItemId, u32)> = request.items.iter().map(|l| (l.item_id, l.quantity)).collect();
     let (quote, store) =
         store.send(QuoteOrder { items, dropoff: request.delivery_point }).await.map_err(CommandError::from)??;
-    let terms = OrderTerms {
-        customer_id: customer,
-        store_id: store.id,
-        zone: store.zone.clone(),
-        lines: quote.lines,
-        total: quote.total,
-        pickup: store.location,
-        dropoff: request.delivery_point,
-        store_accept_secs: store.accept_deadline_secs,
-        request_fingerprint: fingerprint.clone(),
-    };
+    let terms = quote.into_terms(&store, customer, request.delivery_point, fingerprint.clone());
     match platform
         .start_order(order_id)
         .send(Execute::new(OrderCommand::Place(terms)))
