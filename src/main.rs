@@ -1,15 +1,17 @@
-//! `baedal`: start the server (with the demo city unless disabled), or replay benchmark
-//! days through the dispatch code.
+//! `baedal`: start the server (with the demo city unless disabled), simulate the demo city
+//! headless, or replay benchmark days through the dispatch code.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use baedal::auth::{Identity, JwtAuthenticator};
-use baedal::config::Settings;
+use baedal::config::{Between, Settings, Share};
+use baedal::dispatch::Policy;
 use baedal::replay::{self, Bundling, InstanceReport, ReplaySettings, Summary};
+use baedal::sim::headless::{self, Kpis, Plan, Simulation};
 use baedal::startup::Application;
 use baedal::telemetry;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -23,9 +25,59 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
+    /// Run the demo city headless on a simulated clock and report its KPIs.
+    Simulate(SimulateArgs),
     /// Replay Meal Delivery Routing Problem instances through the dispatch code, beside a
     /// greedy baseline, and write the evaluator's solution files.
     Replay(ReplayArgs),
+}
+
+/// The city and dispatch settings come from the configuration (`baedal.toml`,
+/// `BAEDAL__...`), as for the server; the people keep a lunchtime's pace unless told.
+#[derive(Args)]
+struct SimulateArgs {
+    /// How long customers order: `90m`, `2h`, `1h30m`, or seconds. The city then runs on
+    /// until every order has finished.
+    #[arg(long, default_value = "2h", value_parser = headless::parse_duration)]
+    duration: i64,
+    /// Mean rate of new orders.
+    #[arg(long, default_value_t = headless::plan::lunchtime().orders_per_minute)]
+    orders_per_minute: f64,
+    /// How long kitchens cook, in minutes: MIN-MAX.
+    #[arg(long, default_value = "6-20", value_parser = headless::plan::parse_range)]
+    cook_minutes: Between,
+    /// Share of orders stores reject (0 to 1).
+    #[arg(long, default_value_t = headless::plan::lunchtime().reject_share.get(), value_parser = share)]
+    reject_share: f64,
+    /// Share of offers riders decline (0 to 1).
+    #[arg(long, default_value_t = headless::plan::lunchtime().decline_share.get(), value_parser = share)]
+    decline_share: f64,
+    /// Stores in the city (default: `demo.stores`).
+    #[arg(long)]
+    stores: Option<usize>,
+    /// Riders on duty (default: `demo.riders`).
+    #[arg(long)]
+    riders: Option<usize>,
+    /// The same seed gives the same day.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// How dispatch pairs orders with riders: the server's batch assignment, or greedy
+    /// nearest-first for comparison.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Optimal)]
+    policy: PolicyArg,
+    /// Also run greedy nearest-first dispatch on the same day (same orders, kitchens and
+    /// answers) and show its figures beside.
+    #[arg(long)]
+    compare: bool,
+    /// Write a self-contained HTML report with charts here.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    Optimal,
+    Greedy,
 }
 
 #[derive(Args)]
@@ -79,6 +131,7 @@ impl PolicyArgs {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         None | Some(Command::Serve) => serve(),
+        Some(Command::Simulate(args)) => simulate(args),
         Some(Command::Replay(args)) => match (&args.all, &args.instance) {
             (Some(root), _) => {
                 replay_all(root, args.policy.settings(), &args.out.unwrap_or_else(|| PathBuf::from("replay-out")))
@@ -109,6 +162,60 @@ async fn serve() -> anyhow::Result<()> {
         println!("{}", baedal::sim::demo::hints(&base, token));
     }
     app.run_until_stopped().await
+}
+
+/// A share between 0 and 1, for clap.
+fn share(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    Share::try_from(value).map(Share::get)
+}
+
+fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    let mut plan = Plan::from_settings(&settings, args.duration);
+    plan.seed = args.seed;
+    plan.policy = match args.policy {
+        PolicyArg::Optimal => Policy::Optimal,
+        PolicyArg::Greedy => Policy::Greedy,
+    };
+    anyhow::ensure!(
+        args.orders_per_minute.is_finite() && args.orders_per_minute >= 0.0,
+        "--orders-per-minute must be a number of at least 0"
+    );
+    plan.people.orders_per_minute = args.orders_per_minute;
+    plan.people.cook_secs =
+        Between::new(args.cook_minutes.min() * 60.0, args.cook_minutes.max() * 60.0).map_err(anyhow::Error::msg)?;
+    plan.people.reject_share = Share::try_from(args.reject_share).map_err(anyhow::Error::msg)?;
+    plan.people.decline_share = Share::try_from(args.decline_share).map_err(anyhow::Error::msg)?;
+    plan.city.stores = args.stores.unwrap_or(plan.city.stores);
+    plan.city.riders = args.riders.unwrap_or(plan.city.riders);
+    anyhow::ensure!(plan.city.stores > 0, "the city needs at least one store");
+    let summary = plan.describe();
+    let baseline = args.compare.then(|| Plan { policy: Policy::Greedy, ..plan.clone() });
+    let window_secs = args.duration as u64;
+    let bar = ProgressBar::new(window_secs);
+    bar.set_style(ProgressStyle::with_template("{bar:40} simulated {msg}").context("progress bar template")?);
+    let run_one = |plan: Plan| {
+        bar.reset();
+        let run = Simulation::new(plan).run(|p| {
+            bar.set_position(((p.simulated_ms / 1000) as u64).min(window_secs));
+            bar.set_message(format!("{} min: {} orders, {} finished", p.simulated_ms / 60_000, p.placed, p.finished));
+        });
+        (Kpis::of(&run), run)
+    };
+    let (kpis, run) = run_one(plan);
+    let greedy = baseline.map(|plan| run_one(plan).0);
+    bar.finish_and_clear();
+    print!("{}", headless::kpi::table(&kpis, greedy.as_ref()));
+    if let Some(path) = &args.report {
+        let page = headless::report::html(&summary, &kpis, greedy.as_ref(), &run);
+        std::fs::write(path, page).with_context(|| format!("writing the report to {}", path.display()))?;
+        println!("report: {}", path.display());
+    }
+    if kpis.refused > 0 {
+        eprintln!("warning: the order state machine refused {} simulated commands", kpis.refused);
+    }
+    Ok(())
 }
 
 fn replay_one(dir: &Path, tuned: ReplaySettings, out: Option<PathBuf>) -> anyhow::Result<()> {

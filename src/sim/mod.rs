@@ -4,5 +4,6 @@
 pub mod city;
 pub mod customers;
 pub mod demo;
+pub mod headless;
 pub mod load;
 mod route;
