@@ -158,7 +158,7 @@ impl OrderActor {
             let delay = (deadline - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1);
             let handle = ctx.run_later(delay, move |act, ctx| {
                 act.timers.retain(|(n, at, _)| !(*n == name && *at == deadline));
-                ctx.notify(Execute::new(command));
+                act.command_self(command, ctx);
             });
             self.timers.push((name, deadline, handle));
         }
@@ -226,7 +226,7 @@ impl OrderActor {
         ctx.spawn(call.into_actor(self).map(move |outcome, act, ctx| {
             act.payment_in_flight = false;
             match outcome {
-                Some(command) => ctx.notify(Execute::new(command)),
+                Some(command) => act.command_self(command, ctx),
                 None => {
                     ctx.run_later(retry, |act, ctx| act.sync(ctx));
                 }
@@ -276,8 +276,18 @@ impl OrderActor {
         let speed = &self.platform.settings.dispatch.speed;
         let Some(eta) = eta::estimate(order, position, Utc::now(), speed) else { return };
         if order.eta.is_none_or(|current| eta.differs_from(&current)) {
-            ctx.notify(Execute::new(OrderCommand::UpdateEta(eta)));
+            self.command_self(OrderCommand::UpdateEta(eta), ctx);
         }
+    }
+
+    /// Queue a command of the order's own (a deadline, a payment answer, a new ETA) behind
+    /// the others in the mailbox. Not `ctx.notify`: a notified message is a context item,
+    /// and actix polls items in the same pass as the mailbox, before a command taken from
+    /// the mailbox has registered its wait, so the two would be decided against the same
+    /// version and one append would conflict. The mailbox holds each command back until the
+    /// one before it is durable.
+    fn command_self(&self, command: OrderCommand, ctx: &mut Context<Self>) {
+        ctx.address().do_send(Execute::new(command));
     }
 
     fn sync_store(&self, order: &Order) {
