@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use baedal::auth::{Identity, JwtAuthenticator};
 use baedal::config::{Between, Settings, Share};
 use baedal::dispatch::Policy;
-use baedal::replay::{self, Bundling, InstanceReport, ReplaySettings, Summary};
+use baedal::replay::{self, Bundling, InstanceReport, ReplaySettings, ShortHanded, Summary};
 use baedal::sim::headless::{self, Kpis, Plan, Simulation};
 use baedal::startup::Application;
 use baedal::telemetry;
@@ -113,6 +113,23 @@ struct PolicyArgs {
     /// Offer a courier its next job this many minutes before its last drop-off.
     #[arg(long, default_value_t = ReplaySettings::tuned().free_ahead)]
     free_ahead: i64,
+    /// Offer couriers only bundles they can pick up before their shift ends (false: they
+    /// are offered any and decline those).
+    #[arg(long, default_value_t = ReplaySettings::tuned().shift_aware, action = clap::ArgAction::Set)]
+    shift_aware: bool,
+    /// Once the shift time left falls short of the orders left: most orders in one trip
+    /// (1 = no short-handed rules).
+    #[arg(long, default_value_t = ReplaySettings::tuned().short.map_or(1, |s| s.bundling.max_orders))]
+    short_bundle: usize,
+    /// Short-handed: largest gap between the ready times of one trip's orders.
+    #[arg(long, default_value_t = ReplaySettings::tuned().short.map_or(0, |s| s.bundling.ready_window))]
+    short_window: i64,
+    /// Short-handed: click-to-door each order of a shared trip must still meet (0 = none).
+    #[arg(long, default_value_t = ReplaySettings::tuned().short.and_then(|s| s.limit).unwrap_or(0))]
+    short_limit: i64,
+    /// Short-handed: put orders up for dispatch this many minutes before they are ready.
+    #[arg(long, default_value_t = ReplaySettings::tuned().short.map_or(0, |s| s.release_lead))]
+    short_lead: i64,
 }
 
 impl PolicyArgs {
@@ -123,6 +140,13 @@ impl PolicyArgs {
             bundling: (self.max_bundle > 1)
                 .then_some(Bundling { max_orders: self.max_bundle, ready_window: self.bundle_window.max(0) }),
             free_ahead: self.free_ahead.max(0),
+            shift_aware: self.shift_aware,
+            short: (self.short_bundle > 1).then_some(ShortHanded {
+                bundling: Bundling { max_orders: self.short_bundle, ready_window: self.short_window.max(0) },
+                limit: (self.short_limit > 0).then_some(self.short_limit),
+                release_lead: self.short_lead.max(0),
+                pace: ReplaySettings::tuned().short.map_or(20.0, |s| s.pace),
+            }),
             ..ReplaySettings::tuned()
         }
     }

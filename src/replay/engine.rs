@@ -145,6 +145,20 @@ pub struct Replay<'a> {
     couriers: Vec<CourierState>,
     courier_of: HashMap<RiderId, usize>,
     solution: Solution,
+    /// Courier minutes spent on trips so far (leaving for the restaurant to the last
+    /// drop-off), and the orders those trips carried.
+    busy_minutes: Minute,
+    carried: usize,
+}
+
+/// How hard couriers are to come by (see [`Replay::pressure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pressure {
+    Calm,
+    /// More bundles wait than couriers are free.
+    Scarce,
+    /// The shift time left falls short of the orders left.
+    Short,
 }
 
 impl<'a> Replay<'a> {
@@ -184,6 +198,8 @@ impl<'a> Replay<'a> {
             courier_of: couriers.iter().enumerate().map(|(i, c)| (c.rider, i)).collect(),
             couriers,
             solution: Solution::default(),
+            busy_minutes: 0,
+            carried: 0,
         }
     }
 
@@ -294,20 +310,62 @@ impl<'a> Replay<'a> {
     }
 
     /// When an order goes up for dispatch.
-    fn release_at(&self, order: usize) -> Minute {
+    fn release_at(&self, order: usize, pressure: Pressure) -> Minute {
         let spec = &self.instance.orders[order];
-        match self.settings.release_lead {
+        let lead = match (pressure, self.settings.short) {
+            (Pressure::Short, Some(short)) => Some(short.release_lead),
+            _ => self.settings.release_lead,
+        };
+        match lead {
             Some(lead) => (spec.ready - lead).max(spec.placed),
             None => spec.placed,
         }
     }
 
+    /// How hard couriers are to come by now. Couriers fall short when the shift time they
+    /// have left (from when each is next free) would not carry the orders not yet assigned
+    /// at the day's pace so far (courier minutes per order carried).
+    fn pressure(&self, now: Minute) -> Pressure {
+        let Some(short) = self.settings.short else {
+            return self.scarce();
+        };
+        let left: usize = self.pending.len() + self.waiting.values().map(|b| b.orders.len()).sum::<usize>();
+        let pace = if self.carried == 0 { short.pace } else { self.busy_minutes as f64 / self.carried as f64 };
+        let time_left: Minute = self
+            .instance
+            .couriers
+            .iter()
+            .zip(&self.couriers)
+            .map(|(spec, state)| (spec.off - now.max(spec.on).max(state.free_at)).max(0))
+            .sum();
+        if left as f64 * pace > time_left as f64 {
+            Pressure::Short
+        } else {
+            self.scarce()
+        }
+    }
+
+    fn scarce(&self) -> Pressure {
+        if self.board.waiting_orders() >= self.board.free_riders() {
+            Pressure::Scarce
+        } else {
+            Pressure::Calm
+        }
+    }
+
     /// Whether `orders` (one restaurant's) may travel together: each would still reach its
     /// door within the target if picked up as soon as all are ready. While orders queue for
-    /// couriers (`scarce`), the limit is the maximum click-to-door instead: a shared trip
-    /// then beats waiting for a courier that is not there.
-    fn fits(&self, orders: &[usize], now: Minute, scarce: bool) -> bool {
-        let Some(rules) = self.settings.bundling else { return orders.len() == 1 };
+    /// couriers ([`Pressure::Scarce`]), the limit is the maximum click-to-door instead: a
+    /// shared trip then beats waiting for a courier that is not there. When the couriers
+    /// left fall short of the day's orders ([`Pressure::Short`]), the short-handed rules
+    /// apply: an order carried late beats one never carried.
+    fn fits(&self, orders: &[usize], now: Minute, pressure: Pressure) -> bool {
+        let short = self.settings.short.filter(|_| pressure == Pressure::Short);
+        let rules = match short {
+            Some(short) => Some(short.bundling),
+            None => self.settings.bundling,
+        };
+        let Some(rules) = rules else { return orders.len() == 1 };
         if orders.len() > rules.max_orders {
             return false;
         }
@@ -317,19 +375,28 @@ impl<'a> Replay<'a> {
         if last - first > rules.ready_window {
             return false;
         }
+        let p = &self.instance.parameters;
+        let limit = match (pressure, short) {
+            (_, Some(short)) => match short.limit {
+                Some(limit) => limit,
+                None => return true,
+            },
+            (Pressure::Scarce, None) => p.max_click_to_door,
+            _ => p.target_click_to_door,
+        };
         let pickup = last.max(now) + self.instance.parameters.pickup_service;
         let trip = best_trip(self.instance, pickup, orders);
-        let p = &self.instance.parameters;
-        let limit = if scarce { p.max_click_to_door } else { p.target_click_to_door };
         trip.sequence.iter().zip(&trip.dropoffs).all(|(o, d)| d - self.instance.orders[*o].placed <= limit)
     }
 
     /// Put due orders up for dispatch: each joins a waiting bundle of its restaurant when it
     /// fits, or leads a new one that gathers the restaurant's other placed orders that fit.
     fn release(&mut self, now: Minute) -> Result<(), ReplayError> {
-        let mut due: Vec<usize> = self.pending.iter().copied().filter(|o| self.release_at(*o) <= now).collect();
+        let pressure = self.pressure(now);
+        let mut due: Vec<usize> =
+            self.pending.iter().copied().filter(|o| self.release_at(*o, pressure) <= now).collect();
         due.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
-        let scarce = self.board.waiting_orders() >= self.board.free_riders();
+        let bundling = self.settings.bundling.is_some() || pressure == Pressure::Short && self.settings.short.is_some();
         for order in due {
             if !self.pending.contains(&order) {
                 continue;
@@ -339,7 +406,7 @@ impl<'a> Replay<'a> {
                 let joined = self.waiting.iter().find_map(|(lead, bundle)| {
                     let mut with = bundle.orders.clone();
                     with.push(order);
-                    (bundle.restaurant == restaurant && self.fits(&with, now, scarce)).then_some(*lead)
+                    (bundle.restaurant == restaurant && self.fits(&with, now, pressure)).then_some(*lead)
                 });
                 if let Some(lead) = joined {
                     self.pending.remove(&order);
@@ -351,7 +418,7 @@ impl<'a> Replay<'a> {
             }
             self.pending.remove(&order);
             let mut orders = vec![order];
-            if self.settings.bundling.is_some() {
+            if bundling {
                 let mut mates: Vec<usize> = self
                     .pending
                     .iter()
@@ -361,7 +428,7 @@ impl<'a> Replay<'a> {
                 mates.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
                 for mate in mates {
                     orders.push(mate);
-                    if self.fits(&orders, now, scarce) {
+                    if self.fits(&orders, now, pressure) {
                         self.pending.remove(&mate);
                     } else {
                         orders.pop();
@@ -372,17 +439,73 @@ impl<'a> Replay<'a> {
             self.waiting.insert(lead, Bundle { restaurant, orders, since: now });
             self.announce(lead, now);
         }
+        if pressure == Pressure::Short {
+            self.merge(now, pressure);
+        }
         Ok(())
     }
 
-    /// Tell the board what a waiting bundle needs, as its lead order sees it.
+    /// Short-handed, bundles of one restaurant that now fit together wait as one: the
+    /// later one's orders join the earlier one, and the board forgets the later one.
+    fn merge(&mut self, now: Minute, pressure: Pressure) {
+        let leads: Vec<OrderId> = self.waiting.keys().copied().collect();
+        for (i, lead) in leads.iter().enumerate() {
+            for other in &leads[i + 1..] {
+                let (Some(a), Some(b)) = (self.waiting.get(lead), self.waiting.get(other)) else { continue };
+                if a.restaurant != b.restaurant {
+                    continue;
+                }
+                let mut with = a.orders.clone();
+                with.extend(&b.orders);
+                if !self.fits(&with, now, pressure) {
+                    continue;
+                }
+                let Some(gone) = self.waiting.remove(other) else { continue };
+                let pickup = self.instance.restaurants[gone.restaurant].at;
+                self.board.needs(*other, pickup, Need::Nothing);
+                if let Some(bundle) = self.waiting.get_mut(lead) {
+                    bundle.orders = with;
+                    bundle.since = bundle.since.min(gone.since);
+                }
+                self.announce(*lead, now);
+            }
+        }
+    }
+
+    /// When `courier`, sent now, would pick `bundle` up: it leaves once its current trip
+    /// is over, and the pickup waits for the last order to be ready.
+    fn pickup_if_sent(&self, courier: usize, bundle: &Bundle, now: Minute) -> Minute {
+        let state = &self.couriers[courier];
+        let restaurant_at = self.instance.restaurants[bundle.restaurant].at;
+        let departs_at = now.max(state.free_at);
+        let arrives_at = departs_at + self.instance.travel(state.place.point(self.instance, courier), restaurant_at);
+        let last_ready = bundle.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(now);
+        (arrives_at + self.instance.parameters.pickup_service).max(last_ready)
+    }
+
+    /// Tell the board what a waiting bundle needs, as its lead order sees it: a rider other
+    /// than those it excludes and, when the policy knows the shifts, other than those whose
+    /// shift would end before they could pick it up.
     fn announce(&mut self, lead: OrderId, now: Minute) {
         let Some(bundle) = self.waiting.get(&lead) else { return };
-        let index = self.lead_of[&lead];
-        let excluded = match self.orders[index].as_ref().map(|o| &o.phase) {
-            Some(Phase::Active { excluded, .. }) => excluded.clone(),
-            _ => BTreeSet::new(),
-        };
+        // Every order of the bundle is offered, so a rider any of them excludes is out.
+        let mut excluded = BTreeSet::new();
+        for order in &bundle.orders {
+            if let Some(Phase::Active { excluded: theirs, .. }) = self.orders[*order].as_ref().map(|o| &o.phase) {
+                excluded.extend(theirs.iter().copied());
+            }
+        }
+        if self.settings.shift_aware {
+            excluded.extend(
+                self.couriers
+                    .iter()
+                    .enumerate()
+                    .filter(|(c, state)| {
+                        state.on_shift && self.pickup_if_sent(*c, bundle, now) > self.instance.couriers[*c].off
+                    })
+                    .map(|(_, state)| state.rider),
+            );
+        }
         let since = clock(bundle.since.min(now));
         let pickup = self.instance.restaurants[bundle.restaurant].at;
         self.board.needs(lead, pickup, Need::Rider { excluded, since });
@@ -390,6 +513,13 @@ impl<'a> Replay<'a> {
 
     /// Run a dispatch tick and carry out its offers.
     fn assign(&mut self, now: Minute) -> Result<(), ReplayError> {
+        if self.settings.shift_aware {
+            // Who can still make a pickup changes as the clock runs and couriers move.
+            let leads: Vec<OrderId> = self.waiting.keys().copied().collect();
+            for lead in leads {
+                self.announce(lead, now);
+            }
+        }
         let offers = self.board.tick(clock(now), &self.dispatch, self.settings.policy);
         for offer in offers {
             self.carry_out(offer, now)?;
@@ -408,9 +538,7 @@ impl<'a> Replay<'a> {
         let restaurant_at = self.instance.restaurants[bundle.restaurant].at;
         let departs_at = now.max(state.free_at);
         let from = state.place;
-        let arrives_at = departs_at + self.instance.travel(from.point(self.instance, courier), restaurant_at);
-        let last_ready = bundle.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(now);
-        let pickup_at = (arrives_at + self.instance.parameters.pickup_service).max(last_ready);
+        let pickup_at = self.pickup_if_sent(courier, &bundle, now);
         let deadline = offer.deadline;
 
         for order in &bundle.orders {
@@ -451,6 +579,8 @@ impl<'a> Replay<'a> {
         }
         self.agenda.at(pickup_at, Event::PickedUp { courier, orders: trip.sequence.clone() });
         let done_at = trip.last_dropoff();
+        self.busy_minutes += done_at - departs_at;
+        self.carried += trip.sequence.len();
         let free_at = (done_at - self.settings.free_ahead).max(pickup_at).max(now + 1);
         self.agenda.at(free_at, Event::Free { courier, lead: offer.order });
         self.solution.assignments.push(Assignment { assigned_at: now, pickup_at, courier, orders: trip.sequence });

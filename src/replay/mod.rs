@@ -4,6 +4,7 @@
 //! It writes the evaluator's solution files, re-checks them against the rules, and reports
 //! the day's figures beside a greedy baseline run in the same pass.
 
+pub mod bound;
 pub mod checker;
 pub mod engine;
 pub mod instance;
@@ -13,10 +14,11 @@ pub mod settings;
 pub mod solution;
 pub mod summary;
 
+pub use bound::deliverable_bound;
 pub use checker::{check, Violation};
 pub use engine::{Replay, ReplayError};
 pub use instance::Instance;
 pub use kpi::Kpis;
-pub use settings::{Bundling, ReplaySettings};
+pub use settings::{Bundling, ReplaySettings, ShortHanded};
 pub use solution::Solution;
 pub use summary::{instance_dirs, run_instance, run_policy, InstanceReport, PolicyRun, RunError, Summary};

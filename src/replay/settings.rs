@@ -14,6 +14,20 @@ pub struct Bundling {
     pub ready_window: Minute,
 }
 
+/// How dispatch changes once the couriers left on the day's shifts fall short of the orders
+/// left (their shift minutes, at the day's pace so far, would not carry them all).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShortHanded {
+    /// Bundling then (it applies even when `bundling` is off).
+    pub bundling: Bundling,
+    /// Click-to-door every order of a bundle must still meet; `None`: no limit.
+    pub limit: Option<Minute>,
+    /// Orders go up for dispatch this long before they are ready.
+    pub release_lead: Minute,
+    /// Courier minutes per order assumed before the first trip.
+    pub pace: f64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReplaySettings {
     pub policy: Policy,
@@ -29,13 +43,21 @@ pub struct ReplaySettings {
     pub free_ahead: Minute,
     /// Candidate couriers per waiting bundle.
     pub candidates: usize,
+    /// Dispatch knows the shifts: a bundle is not offered to a courier whose shift would end
+    /// before it could pick it up (else the courier declines, and is never offered those
+    /// orders again even once it is nearer).
+    pub shift_aware: bool,
+    pub short: Option<ShortHanded>,
 }
 
 impl ReplaySettings {
     /// The tuned policy: the server's optimal batch assignment, orders put up shortly before
     /// they are ready, bundles of close-ready orders, couriers offered work as they finish.
     /// Values from sweeps over the 144 instances (see docs/replay.md); the lead time
-    /// mattered most (5 min: +4 min click-to-door, 15-20 min best).
+    /// mattered most (5 min: +4 min click-to-door, 15-20 min best). Dispatch knows the
+    /// shifts, and once the couriers left fall short of the orders left, bundles grow (up to
+    /// 6 orders within 40 minutes of ready time, no click-to-door limit: late beats never)
+    /// and orders go up 10 minutes before they are ready, so couriers wait less at counters.
     pub fn tuned() -> Self {
         ReplaySettings {
             policy: Policy::Optimal,
@@ -44,6 +66,13 @@ impl ReplaySettings {
             bundling: Some(Bundling { max_orders: 4, ready_window: 20 }),
             free_ahead: 3,
             candidates: 8,
+            shift_aware: true,
+            short: Some(ShortHanded {
+                bundling: Bundling { max_orders: 6, ready_window: 40 },
+                limit: None,
+                release_lead: 10,
+                pace: 20.0,
+            }),
         }
     }
 
@@ -57,6 +86,8 @@ impl ReplaySettings {
             bundling: None,
             free_ahead: 0,
             candidates: 64,
+            shift_aware: false,
+            short: None,
         }
     }
 

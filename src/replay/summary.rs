@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::bound::deliverable_bound;
 use super::checker::{check, Violation};
 use super::engine::{Replay, ReplayError};
 use super::instance::{Instance, InstanceError};
@@ -35,6 +36,8 @@ pub struct PolicyRun {
 #[derive(Clone, Debug)]
 pub struct InstanceReport {
     pub name: String,
+    /// Orders some courier's shift allows picking up at all ([`deliverable_bound`]).
+    pub deliverable_bound: usize,
     pub tuned: PolicyRun,
     pub greedy: PolicyRun,
 }
@@ -50,7 +53,11 @@ impl std::fmt::Display for InstanceReport {
     /// The day's figures, the tuned policy beside the baseline with their ratio.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (t, g) = (&self.tuned.kpis, &self.greedy.kpis);
-        writeln!(f, "{}: {} orders, {:.1} courier hours", self.name, t.orders, t.courier_hours)?;
+        writeln!(
+            f,
+            "{}: {} orders ({} within some courier's shift), {:.1} courier hours",
+            self.name, t.orders, self.deliverable_bound, t.courier_hours
+        )?;
         writeln!(f, "{:<28} {:>10} {:>10} {:>8}", "", "baedal", "greedy", "ratio")?;
         let mut line = |label: &str, a: f64, b: f64| {
             let ratio = if b == 0.0 { String::from("-") } else { format!("{:.3}", a / b) };
@@ -95,7 +102,8 @@ pub fn run_instance(dir: &Path, tuned: ReplaySettings, out: &Path) -> Result<Ins
     let instance = Instance::load(dir)?;
     let tuned = run_policy(&instance, tuned, out)?;
     let greedy = run_policy(&instance, ReplaySettings::greedy(), &out.join("greedy"))?;
-    Ok(InstanceReport { name: instance.name, tuned, greedy })
+    let deliverable_bound = deliverable_bound(&instance);
+    Ok(InstanceReport { name: instance.name, deliverable_bound, tuned, greedy })
 }
 
 /// The instance folders under `root` (those holding an orders file), by name.
