@@ -7,7 +7,7 @@
 //! `/metrics`.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -40,7 +40,15 @@ pub fn init(default_filter: &str, format: &str) {
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
-/// The process's metrics recorder, installed on first use.
+/// How often recorded histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The process's metrics recorder, installed on first use, with its upkeep running.
+///
+/// The recorder keeps every histogram sample raw until upkeep folds it into the buckets;
+/// rendering `/metrics` does that too, but a server nobody scrapes would otherwise hold
+/// every request's and every append's timing for ever. Upkeep runs on a thread of its own
+/// so it needs no runtime and keeps going whatever the actors are doing.
 pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
@@ -55,6 +63,14 @@ pub fn metrics() -> &'static PrometheusHandle {
         // Another recorder may already be installed in this process; ours then records nothing,
         // which only matters in tests that build the app twice.
         let _ = metrics::set_global_recorder(recorder);
+        let upkept = handle.clone();
+        let started = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            upkept.run_upkeep();
+        });
+        if let Err(error) = started {
+            tracing::warn!(%error, "metrics upkeep not started: histograms drain only when scraped");
+        }
         handle
     })
 }

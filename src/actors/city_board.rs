@@ -19,9 +19,15 @@ use super::{GetOrderVersioned, Platform};
 
 /// Finished orders kept for the board's table.
 const FINISHED_SHOWN: usize = 40;
-/// How long a finished order's id is remembered, so the pushes that follow its end (the
-/// payment capture after a delivery) neither count it again nor bring it back.
-const SETTLED_MEMORY: Duration = Duration::from_secs(30 * 60);
+/// How long a finished order's id is remembered while its money is still moving, so the
+/// pushes that follow its end (the payment capture after a delivery) neither count it again
+/// nor bring it back.
+const FINISHED_MEMORY: Duration = Duration::from_secs(30 * 60);
+/// How long a settled order's id is remembered. A settled order changes no more, so only a
+/// late answer to the start-up read of the live orders can still name it.
+const SETTLED_MEMORY: Duration = Duration::from_secs(60);
+/// How often the remembered ids are swept for the ones past their time.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// Today's figures (UTC day), from the orders seen since the server started.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -78,36 +84,36 @@ pub struct CitySnapshot {
 #[rtype(result = "CitySnapshot")]
 pub struct GetCity;
 
-pub struct CityBoard {
-    platform: Arc<Platform>,
-    subscription: Option<u64>,
+/// The projection itself, on a clock it is given.
+struct Projection {
     open: HashMap<OrderId, (Arc<Order>, i64)>,
     finished: VecDeque<Arc<Order>>,
-    settled: HashMap<OrderId, i64>,
-    settled_at: VecDeque<(Instant, OrderId)>,
+    /// Finished orders' last versions, each with when it may be forgotten.
+    ended: HashMap<OrderId, (i64, Instant)>,
+    swept: Instant,
     today: DayTally,
 }
 
-impl CityBoard {
-    pub fn new(platform: Arc<Platform>) -> CityBoard {
-        CityBoard {
-            platform,
-            subscription: None,
+impl Projection {
+    fn new(now: Instant) -> Projection {
+        Projection {
             open: HashMap::new(),
             finished: VecDeque::new(),
-            settled: HashMap::new(),
-            settled_at: VecDeque::new(),
+            ended: HashMap::new(),
+            swept: now,
             today: DayTally::new(Utc::now().date_naive()),
         }
     }
 
     /// Take one version of an order; older or repeated versions change nothing.
-    fn observe(&mut self, order: Arc<Order>, version: i64) {
+    fn observe(&mut self, order: Arc<Order>, version: i64, now: Instant) {
         self.roll_day();
+        self.sweep(now);
         let id = order.id;
-        if let Some(seen) = self.settled.get_mut(&id) {
-            if *seen < version {
-                *seen = version;
+        let forget_at = now + if order.is_settled() { SETTLED_MEMORY } else { FINISHED_MEMORY };
+        if let Some(seen) = self.ended.get_mut(&id) {
+            if seen.0 < version {
+                *seen = (version, forget_at);
                 if let Some(shown) = self.finished.iter_mut().find(|o| o.id == id) {
                     *shown = order;
                 }
@@ -122,14 +128,12 @@ impl CityBoard {
         if order.status().is_terminal() {
             self.open.remove(&id);
             self.today.finished(&order);
-            self.settled.insert(id, version);
-            self.settled_at.push_back((Instant::now(), id));
+            self.ended.insert(id, (version, forget_at));
             self.finished.push_front(order);
             self.finished.truncate(FINISHED_SHOWN);
         } else {
             self.open.insert(id, (order, version));
         }
-        self.forget_old();
     }
 
     fn roll_day(&mut self) {
@@ -139,14 +143,28 @@ impl CityBoard {
         }
     }
 
-    fn forget_old(&mut self) {
-        while let Some((at, id)) = self.settled_at.front().copied() {
-            if at.elapsed() < SETTLED_MEMORY {
-                break;
-            }
-            self.settled_at.pop_front();
-            self.settled.remove(&id);
+    fn sweep(&mut self, now: Instant) {
+        if now.duration_since(self.swept) < SWEEP_EVERY {
+            return;
         }
+        self.swept = now;
+        self.ended.retain(|_, (_, forget_at)| *forget_at > now);
+    }
+}
+
+pub struct CityBoard {
+    platform: Arc<Platform>,
+    subscription: Option<u64>,
+    projection: Projection,
+}
+
+impl CityBoard {
+    pub fn new(platform: Arc<Platform>) -> CityBoard {
+        CityBoard { platform, subscription: None, projection: Projection::new(Instant::now()) }
+    }
+
+    fn observe(&mut self, order: Arc<Order>, version: i64) {
+        self.projection.observe(order, version, Instant::now());
     }
 }
 
@@ -187,13 +205,94 @@ impl Handler<GetCity> for CityBoard {
     type Result = MessageResult<GetCity>;
 
     fn handle(&mut self, _: GetCity, _: &mut Context<Self>) -> Self::Result {
-        self.roll_day();
-        let mut open: Vec<Arc<Order>> = self.open.values().map(|(order, _)| order.clone()).collect();
+        let board = &mut self.projection;
+        board.roll_day();
+        let mut open: Vec<Arc<Order>> = board.open.values().map(|(order, _)| order.clone()).collect();
         open.sort_by_key(|order| (order.placed_at, order.id));
         MessageResult(CitySnapshot {
             open,
-            finished: self.finished.iter().cloned().collect(),
-            today: self.today.clone(),
+            finished: board.finished.iter().cloned().collect(),
+            today: board.today.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::order::{CancelReason, OrderEvent, OrderTerms};
+    use crate::domain::{Currency, CustomerId, GeoPoint, Money, StoreId, ZoneId};
+
+    fn placed() -> Vec<OrderEvent> {
+        let here = GeoPoint::new(37.5665, 126.978).unwrap();
+        let terms = OrderTerms {
+            customer_id: CustomerId::random(),
+            store_id: StoreId::random(),
+            zone: ZoneId::default(),
+            lines: Vec::new(),
+            total: Money::zero(Currency::parse("KRW").unwrap()),
+            pickup: here,
+            dropoff: here,
+            store_accept_secs: 300,
+            request_fingerprint: String::new(),
+        };
+        vec![OrderEvent::Placed { terms, at: Utc::now() }]
+    }
+
+    /// Each version of an order as its events go by.
+    fn versions(id: OrderId, events: &[OrderEvent]) -> Vec<(Arc<Order>, i64)> {
+        (1..=events.len()).map(|n| (Arc::new(Order::replay(id, &events[..n]).unwrap()), n as i64)).collect()
+    }
+
+    fn authorized_then_cancelled() -> Vec<OrderEvent> {
+        let now = Utc::now();
+        let mut events = placed();
+        events.push(OrderEvent::PaymentAuthorized { authorization: "a".into(), store_deadline: now, at: now });
+        events.push(OrderEvent::Cancelled { reason: CancelReason::CustomerCancelled, at: now });
+        events
+    }
+
+    #[test]
+    fn settled_orders_are_forgotten_soon_and_the_table_stays_bounded() {
+        let start = Instant::now();
+        let mut board = Projection::new(start);
+        for _ in 0..100 {
+            let id = OrderId::random();
+            let mut events = authorized_then_cancelled();
+            events.push(OrderEvent::PaymentVoided { at: Utc::now() });
+            for (order, version) in versions(id, &events) {
+                board.observe(order, version, start);
+            }
+        }
+        assert_eq!((board.open.len(), board.ended.len(), board.finished.len()), (0, 100, FINISHED_SHOWN));
+        assert_eq!(board.today.placed, 100);
+        assert_eq!(board.today.cancelled, 100);
+        let later = start + SETTLED_MEMORY + SWEEP_EVERY;
+        let id = OrderId::random();
+        board.observe(versions(id, &placed())[0].0.clone(), 1, later);
+        assert_eq!((board.open.len(), board.ended.len(), board.finished.len()), (1, 0, FINISHED_SHOWN));
+    }
+
+    #[test]
+    fn a_finished_order_not_yet_settled_is_remembered_until_it_settles() {
+        let start = Instant::now();
+        let mut board = Projection::new(start);
+        let id = OrderId::random();
+        let mut events = authorized_then_cancelled();
+        let seen = versions(id, &events);
+        for (order, version) in &seen {
+            board.observe(order.clone(), *version, start);
+        }
+        // Long after its end, a repeated version neither counts it again nor reopens it.
+        let later = start + SETTLED_MEMORY + SWEEP_EVERY;
+        board.observe(seen[1].0.clone(), 2, later);
+        assert_eq!((board.open.len(), board.ended.len(), board.today.placed), (0, 1, 1));
+        events.push(OrderEvent::PaymentVoided { at: Utc::now() });
+        let (settled, version) = versions(id, &events).pop().unwrap();
+        board.observe(settled, version, later);
+        assert!(matches!(board.finished[0].payment, crate::domain::order::Payment::Voided { .. }));
+        let other = OrderId::random();
+        board.observe(versions(other, &placed())[0].0.clone(), 1, later + SETTLED_MEMORY + SWEEP_EVERY);
+        assert_eq!((board.open.len(), board.ended.len()), (1, 0));
     }
 }

@@ -6,8 +6,10 @@
 
 mod breaker;
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -69,6 +71,13 @@ impl Default for SandboxSettings {
     }
 }
 
+/// How long the sandbox remembers a hold that reached its end (declined, voided, captured),
+/// as a provider's idempotency keys expire: long enough for an order to repeat a call whose
+/// answer it could not record (a reload after a failed write, a short outage), not for ever.
+/// A capture or void repeated after that still succeeds; only a declined authorization,
+/// asked again, is decided anew.
+const SETTLED_MEMORY: Duration = Duration::from_secs(5 * 60);
+
 #[derive(Clone, Debug, PartialEq)]
 enum Hold {
     Authorized(String),
@@ -81,6 +90,9 @@ enum Hold {
 pub struct SandboxGateway {
     settings: SandboxSettings,
     holds: DashMap<OrderId, Hold>,
+    /// Holds that reached their end, oldest first, to be forgotten after `settled_memory`.
+    ended: Mutex<VecDeque<(Instant, OrderId)>>,
+    settled_memory: Duration,
     counter: AtomicU64,
     /// The failure switch: while set, every call fails as if the provider were down.
     failing: AtomicBool,
@@ -89,7 +101,34 @@ pub struct SandboxGateway {
 impl SandboxGateway {
     pub fn new(settings: SandboxSettings) -> Self {
         let failing = AtomicBool::new(settings.failing);
-        SandboxGateway { settings, holds: DashMap::new(), counter: AtomicU64::new(0), failing }
+        SandboxGateway {
+            settings,
+            holds: DashMap::new(),
+            ended: Mutex::new(VecDeque::new()),
+            settled_memory: SETTLED_MEMORY,
+            counter: AtomicU64::new(0),
+            failing,
+        }
+    }
+
+    /// Holds the sandbox remembers now: the open ones and the recently ended.
+    pub fn remembered(&self) -> usize {
+        self.holds.len()
+    }
+
+    /// Note that `order`'s hold reached its end, and forget the ones that ended long ago.
+    fn ended(&self, order: Option<OrderId>) {
+        let Ok(mut ended) = self.ended.lock() else { return };
+        while let Some((at, old)) = ended.front().copied() {
+            if at.elapsed() < self.settled_memory {
+                break;
+            }
+            ended.pop_front();
+            self.holds.remove_if(&old, |_, hold| !matches!(hold, Hold::Authorized(_)));
+        }
+        if let Some(order) = order {
+            ended.push_back((Instant::now(), order));
+        }
     }
 
     /// Flip the failure switch.
@@ -116,15 +155,22 @@ impl SandboxGateway {
     }
 
     fn settle(&self, order: OrderId, authorization: &str, to: fn(String) -> Hold) -> Result<(), PaymentError> {
-        let mut hold = self.holds.entry(order).or_insert_with(|| Hold::Authorized(authorization.to_owned()));
-        match &*hold {
-            Hold::Authorized(reference) if reference == authorization => {
-                *hold = to(reference.clone());
-                Ok(())
+        let outcome = {
+            let mut hold = self.holds.entry(order).or_insert_with(|| Hold::Authorized(authorization.to_owned()));
+            match &*hold {
+                Hold::Authorized(reference) if reference == authorization => {
+                    *hold = to(reference.clone());
+                    Ok(true)
+                }
+                Hold::Voided(r) | Hold::Captured(r) if r == authorization && *hold == to(r.clone()) => Ok(false),
+                other => {
+                    Err(PaymentError::Declined(format!("authorization {authorization} cannot be settled: {other:?}")))
+                }
             }
-            Hold::Voided(r) | Hold::Captured(r) if r == authorization && *hold == to(r.clone()) => Ok(()),
-            other => Err(PaymentError::Declined(format!("authorization {authorization} cannot be settled: {other:?}"))),
-        }
+        };
+        // Outside the entry: forgetting old holds takes other entries of the same map.
+        self.ended(outcome.as_ref().is_ok_and(|ended| *ended).then_some(order));
+        outcome.map(|_| ())
     }
 }
 
@@ -133,22 +179,29 @@ impl PaymentGateway for SandboxGateway {
     async fn authorize(&self, order: OrderId, amount: Money) -> Result<String, PaymentError> {
         self.delay().await;
         self.check_up()?;
-        let decision = self.holds.entry(order).or_insert_with(|| {
-            let over_limit = self.settings.decline_above > 0 && amount.amount > self.settings.decline_above;
-            if over_limit {
-                Hold::Declined("insufficient funds".into())
-            } else if rand::thread_rng().gen_bool(self.settings.decline_rate.clamp(0.0, 1.0)) {
-                Hold::Declined("card declined by issuer".into())
-            } else {
-                let n = self.counter.fetch_add(1, Ordering::Relaxed);
-                Hold::Authorized(format!("sbx_auth_{}_{n}", order.as_uuid().simple()))
+        let mut decided = false;
+        let answer = {
+            let decision = self.holds.entry(order).or_insert_with(|| {
+                decided = true;
+                let over_limit = self.settings.decline_above > 0 && amount.amount > self.settings.decline_above;
+                if over_limit {
+                    Hold::Declined("insufficient funds".into())
+                } else if rand::thread_rng().gen_bool(self.settings.decline_rate.clamp(0.0, 1.0)) {
+                    Hold::Declined("card declined by issuer".into())
+                } else {
+                    let n = self.counter.fetch_add(1, Ordering::Relaxed);
+                    Hold::Authorized(format!("sbx_auth_{}_{n}", order.as_uuid().simple()))
+                }
+            });
+            match &*decision {
+                Hold::Authorized(reference) => Ok(reference.clone()),
+                Hold::Declined(reason) => Err(PaymentError::Declined(reason.clone())),
+                Hold::Voided(_) | Hold::Captured(_) => Err(PaymentError::Declined("already settled".into())),
             }
-        });
-        match &*decision {
-            Hold::Authorized(reference) => Ok(reference.clone()),
-            Hold::Declined(reason) => Err(PaymentError::Declined(reason.clone())),
-            Hold::Voided(_) | Hold::Captured(_) => Err(PaymentError::Declined("already settled".into())),
-        }
+        };
+        // A decline is the hold's end; an authorization ends at its void or capture.
+        self.ended((decided && answer.is_err()).then_some(order));
+        answer
     }
 
     async fn void(&self, order: OrderId, authorization: &str) -> Result<(), PaymentError> {
@@ -182,6 +235,40 @@ mod tests {
         gateway.void(order, &first).await.unwrap();
         gateway.void(order, &first).await.unwrap();
         assert!(gateway.capture(order, &first).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn ended_holds_are_forgotten_and_open_ones_kept() {
+        let mut gateway = SandboxGateway::new(SandboxSettings { latency_ms: 0, ..Default::default() });
+        gateway.settled_memory = Duration::ZERO;
+        for _ in 0..100 {
+            let order = OrderId::random();
+            let authorization = gateway.authorize(order, krw(1000)).await.unwrap();
+            gateway.capture(order, &authorization).await.unwrap();
+        }
+        let open = OrderId::random();
+        let authorization = gateway.authorize(open, krw(1000)).await.unwrap();
+        let voided = OrderId::random();
+        let other = gateway.authorize(voided, krw(1000)).await.unwrap();
+        gateway.void(voided, &other).await.unwrap();
+        // The hold that ended last stays until the next call looks; the open one stays.
+        assert_eq!(gateway.remembered(), 2);
+        assert_eq!(gateway.authorize(open, krw(1000)).await.unwrap(), authorization);
+        assert_eq!(gateway.remembered(), 1);
+        // A settlement repeated after its hold was forgotten still succeeds.
+        gateway.void(voided, &other).await.unwrap();
+        gateway.capture(open, &authorization).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn ended_holds_are_remembered_for_a_while() {
+        let gateway = SandboxGateway::new(SandboxSettings { latency_ms: 0, ..Default::default() });
+        let order = OrderId::random();
+        let authorization = gateway.authorize(order, krw(1000)).await.unwrap();
+        gateway.capture(order, &authorization).await.unwrap();
+        gateway.authorize(OrderId::random(), krw(1000)).await.unwrap();
+        assert_eq!(gateway.remembered(), 2);
+        assert!(gateway.authorize(order, krw(1000)).await.is_err(), "a captured order is not authorized again");
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod protocol;
 mod session;
+mod versions;
 
 use std::sync::Arc;
 

@@ -3,7 +3,6 @@
 //! client that cannot keep up fills it and is closed (code 1008), so a slow socket never
 //! slows an actor or another client.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,7 @@ use crate::http::views::OrderView;
 
 use super::commands;
 use super::protocol::{Envelope, ServerMessage, VersionedOrder};
+use super::versions::SentVersions;
 
 /// A text frame from the client.
 #[derive(Message)]
@@ -54,7 +54,7 @@ pub struct WsSession {
     seq: u64,
     last_heard: Instant,
     /// The last version of each order sent: older or equal pushes are duplicates.
-    versions: HashMap<OrderId, i64>,
+    versions: SentVersions,
     subscription: Option<(Topic, u64)>,
     closed: bool,
 }
@@ -87,7 +87,7 @@ impl WsSession {
             socket: socket.clone(),
             seq: 0,
             last_heard: Instant::now(),
-            versions: HashMap::new(),
+            versions: SentVersions::default(),
             subscription: None,
             closed: false,
         };
@@ -218,12 +218,21 @@ impl WsSession {
     }
 
     fn versioned(&mut self, order: &Order, version: i64) -> Option<VersionedOrder> {
-        let last = self.versions.get(&order.id).copied().unwrap_or(0);
-        if version <= last {
-            return None;
-        }
-        self.versions.insert(order.id, version);
-        Some(VersionedOrder { version, order: OrderView::from(order) })
+        let in_view = self.follows(order);
+        self.versions
+            .admit(order.id, version, in_view)
+            .then(|| VersionedOrder { version, order: OrderView::from(order) })
+    }
+
+    /// Whether this session will hear more of `order`: not once it is finished, nor, on a
+    /// rider's topic, once another rider (or none) has it, since only the rider holding an
+    /// order and the one it just let go are told of it.
+    fn follows(&self, order: &Order) -> bool {
+        let mine = match self.identity.role {
+            Role::Rider | Role::Operator => order.rider() == Some(RiderId::from_uuid(self.identity.subject)),
+            Role::Customer | Role::Store => true,
+        };
+        mine && !order.status().is_terminal()
     }
 
     fn on_order(&mut self, order: &Order, version: i64, events: &[&'static str], ctx: &mut Context<Self>) {
