@@ -166,7 +166,11 @@ pub struct DemoSettings {
 }
 
 /// The demo city's inhabitants: customers ordering, store staff answering and cooking,
-/// riders answering offers and riding. Only runs together with the demo city.
+/// riders answering offers and riding. The live simulator runs only together with the demo
+/// city; `baedal simulate` plays the same people on a simulated clock. The defaults are a
+/// real kitchen's and rider's pace: a store answers within a minute and cooks for 5 to 15,
+/// riders answer an offer within seconds and ride at 15 to 25 km/h to customers up to 2 km
+/// away; two orders a minute keep the demo city's 36 riders about three quarters busy.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct SimulatorSettings {
@@ -198,15 +202,15 @@ impl Default for SimulatorSettings {
     fn default() -> Self {
         SimulatorSettings {
             enabled: true,
-            orders_per_minute: 4.0,
+            orders_per_minute: 2.0,
             reject_share: Share(0.05),
             decline_share: Share(0.15),
             demo_customer_share: Share(0.2),
-            store_answer_secs: Between { min: 3.0, max: 15.0 },
-            cook_secs: Between { min: 40.0, max: 100.0 },
-            rider_answer_secs: Between { min: 2.0, max: 8.0 },
+            store_answer_secs: Between { min: 10.0, max: 60.0 },
+            cook_secs: Between { min: 300.0, max: 900.0 },
+            rider_answer_secs: Between { min: 3.0, max: 15.0 },
             rider_speed_kmh: Between { min: 15.0, max: 25.0 },
-            delivery_distance_m: Between { min: 300.0, max: 1200.0 },
+            delivery_distance_m: Between { min: 400.0, max: 2000.0 },
             ping_ms: 1000,
         }
     }
@@ -404,7 +408,7 @@ mod tests {
     fn the_example_file_parses_with_its_simulator_section() {
         let settings = parse(include_str!("../baedal.example.toml")).expect("baedal.example.toml");
         assert!(settings.simulator.enabled);
-        assert_eq!(settings.simulator.cook_secs, Between::new(40.0, 100.0).unwrap());
+        assert_eq!(settings.simulator.cook_secs, Between::new(300.0, 900.0).unwrap());
         assert_eq!(settings.simulator.rider_speed_kmh, Between::new(15.0, 25.0).unwrap());
     }
 

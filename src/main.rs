@@ -32,26 +32,26 @@ enum Command {
     Replay(ReplayArgs),
 }
 
-/// The city and dispatch settings come from the configuration (`baedal.toml`,
-/// `BAEDAL__...`), as for the server; the people keep a lunchtime's pace unless told.
+/// Defaults come from the configuration (`baedal.toml`, `BAEDAL__...`): the same city,
+/// people and dispatch as the server's demo.
 #[derive(Args)]
 struct SimulateArgs {
     /// How long customers order: `90m`, `2h`, `1h30m`, or seconds. The city then runs on
     /// until every order has finished.
     #[arg(long, default_value = "2h", value_parser = headless::parse_duration)]
     duration: i64,
-    /// Mean rate of new orders.
-    #[arg(long, default_value_t = headless::plan::lunchtime().orders_per_minute)]
-    orders_per_minute: f64,
-    /// How long kitchens cook, in minutes: MIN-MAX.
-    #[arg(long, default_value = "6-20", value_parser = headless::plan::parse_range)]
-    cook_minutes: Between,
-    /// Share of orders stores reject (0 to 1).
-    #[arg(long, default_value_t = headless::plan::lunchtime().reject_share.get(), value_parser = share)]
-    reject_share: f64,
-    /// Share of offers riders decline (0 to 1).
-    #[arg(long, default_value_t = headless::plan::lunchtime().decline_share.get(), value_parser = share)]
-    decline_share: f64,
+    /// Mean rate of new orders (default: `simulator.orders_per_minute`).
+    #[arg(long)]
+    orders_per_minute: Option<f64>,
+    /// How long kitchens cook, in minutes, MIN-MAX (default: `simulator.cook_secs`).
+    #[arg(long, value_parser = headless::plan::parse_range)]
+    cook_minutes: Option<Between>,
+    /// Share of orders stores reject, 0 to 1 (default: `simulator.reject_share`).
+    #[arg(long, value_parser = share)]
+    reject_share: Option<Share>,
+    /// Share of offers riders decline, 0 to 1 (default: `simulator.decline_share`).
+    #[arg(long, value_parser = share)]
+    decline_share: Option<Share>,
     /// Stores in the city (default: `demo.stores`).
     #[arg(long)]
     stores: Option<usize>,
@@ -189,9 +189,9 @@ async fn serve() -> anyhow::Result<()> {
 }
 
 /// A share between 0 and 1, for clap.
-fn share(text: &str) -> Result<f64, String> {
+fn share(text: &str) -> Result<Share, String> {
     let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
-    Share::try_from(value).map(Share::get)
+    Share::try_from(value)
 }
 
 fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
@@ -202,15 +202,15 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         PolicyArg::Optimal => Policy::Optimal,
         PolicyArg::Greedy => Policy::Greedy,
     };
-    anyhow::ensure!(
-        args.orders_per_minute.is_finite() && args.orders_per_minute >= 0.0,
-        "--orders-per-minute must be a number of at least 0"
-    );
-    plan.people.orders_per_minute = args.orders_per_minute;
-    plan.people.cook_secs =
-        Between::new(args.cook_minutes.min() * 60.0, args.cook_minutes.max() * 60.0).map_err(anyhow::Error::msg)?;
-    plan.people.reject_share = Share::try_from(args.reject_share).map_err(anyhow::Error::msg)?;
-    plan.people.decline_share = Share::try_from(args.decline_share).map_err(anyhow::Error::msg)?;
+    if let Some(rate) = args.orders_per_minute {
+        anyhow::ensure!(rate.is_finite() && rate >= 0.0, "--orders-per-minute must be a number of at least 0");
+        plan.people.orders_per_minute = rate;
+    }
+    if let Some(minutes) = args.cook_minutes {
+        plan.people.cook_secs = Between::new(minutes.min() * 60.0, minutes.max() * 60.0).map_err(anyhow::Error::msg)?;
+    }
+    plan.people.reject_share = args.reject_share.unwrap_or(plan.people.reject_share);
+    plan.people.decline_share = args.decline_share.unwrap_or(plan.people.decline_share);
     plan.city.stores = args.stores.unwrap_or(plan.city.stores);
     plan.city.riders = args.riders.unwrap_or(plan.city.riders);
     anyhow::ensure!(plan.city.stores > 0, "the city needs at least one store");

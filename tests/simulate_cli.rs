@@ -32,8 +32,8 @@ fn a_headless_day_prints_its_kpis_and_writes_a_self_contained_report() {
 
     let placed: usize = figure(&stdout, "orders placed").parse().unwrap();
     let delivered: usize = figure(&stdout, "orders delivered").split_whitespace().next().unwrap().parse().unwrap();
-    // Three hours at one and a half orders a minute.
-    assert!((200..=340).contains(&placed), "{placed} orders placed");
+    // Three hours at two orders a minute.
+    assert!((280..=440).contains(&placed), "{placed} orders placed");
     assert!(delivered as f64 >= 0.85 * placed as f64, "{delivered} of {placed} delivered");
     assert_eq!(figure(&stdout, "still open at the end"), "0");
     for name in [

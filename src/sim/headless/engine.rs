@@ -650,7 +650,7 @@ mod tests {
     #[test]
     fn the_demo_city_delivers_and_every_order_finishes() {
         let (outcomes, kpis) = run(plan(60));
-        assert!((60..=120).contains(&kpis.placed), "{} orders in an hour at 1.5 a minute", kpis.placed);
+        assert!((80..=160).contains(&kpis.placed), "{} orders in an hour at 2 a minute", kpis.placed);
         assert_eq!(kpis.open_at_end, 0);
         assert_eq!(kpis.refused, 0, "the state machine refused a command the people sent");
         assert_eq!(kpis.delivered + kpis.rejected + kpis.cancelled_total(), kpis.placed);

@@ -1,6 +1,6 @@
 //! What a headless run simulates: the city, its people, the dispatch settings, for how long.
 
-use crate::config::{Between, DemoSettings, DispatchSettings, Settings, Share, SimulatorSettings};
+use crate::config::{Between, DemoSettings, DispatchSettings, Settings, SimulatorSettings};
 use crate::dispatch::Policy;
 
 #[derive(Clone, Debug)]
@@ -23,8 +23,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The city and dispatch of the server's configuration (the city `cargo run` shows),
-    /// with people on [`lunchtime`] timings.
+    /// The city, its people and dispatch as the server's configuration has them: the city
+    /// `cargo run` shows.
     pub fn from_settings(settings: &Settings, duration_secs: i64) -> Plan {
         Plan {
             duration_secs,
@@ -32,7 +32,7 @@ impl Plan {
             drain_secs: settings.dispatch.give_up_after_secs as i64 + 3600,
             seed: 1,
             city: settings.demo.clone(),
-            people: lunchtime(),
+            people: settings.simulator.clone(),
             dispatch: settings.dispatch.clone(),
             policy: Policy::Optimal,
             geofence_m: settings.orders.delivery_geofence_m,
@@ -74,30 +74,6 @@ impl Plan {
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
-    }
-}
-
-/// People at a lunchtime's pace. The live demo compresses cooking into a minute or two so a
-/// newcomer sees deliveries at once; a simulated clock has no need to, so a headless run
-/// takes real kitchens' and riders' times: a store answers within two minutes and cooks for
-/// 6 to 20, riders answer an offer in 5 to 20 seconds and ride at 15 to 25 km/h to customers
-/// 0.5 to 2.5 km away. One and a half orders a minute keep the demo city's 36 riders about
-/// two thirds busy; at two a minute orders start to queue for riders.
-pub fn lunchtime() -> SimulatorSettings {
-    let between = |min, max| Between::new(min, max).unwrap_or_else(|e| unreachable!("constant range: {e}"));
-    let share = |v| Share::try_from(v).unwrap_or_else(|e| unreachable!("constant share: {e}"));
-    SimulatorSettings {
-        enabled: true,
-        orders_per_minute: 1.5,
-        reject_share: share(0.04),
-        decline_share: share(0.15),
-        demo_customer_share: share(0.0),
-        store_answer_secs: between(20.0, 120.0),
-        cook_secs: between(360.0, 1200.0),
-        rider_answer_secs: between(5.0, 20.0),
-        rider_speed_kmh: between(15.0, 25.0),
-        delivery_distance_m: between(500.0, 2500.0),
-        ping_ms: 1000,
     }
 }
 
