@@ -120,6 +120,10 @@ impl EventStore for GroupCommit {
         self.inner.save_snapshot(snapshot).await
     }
 
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StorageError> {
+        self.inner.save_snapshots(snapshots).await
+    }
+
     async fn load_snapshot(&self, stream_id: Uuid) -> Result<Option<Snapshot>, StorageError> {
         self.inner.load_snapshot(stream_id).await
     }

@@ -230,6 +230,43 @@ impl EventStore for PgStore {
         Ok(())
     }
 
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StorageError> {
+        // One row per stream (an upsert cannot touch a row twice): the newest snapshot wins.
+        let mut newest: std::collections::HashMap<Uuid, &Snapshot> = std::collections::HashMap::new();
+        for snapshot in snapshots {
+            let kept = newest.entry(snapshot.stream_id).or_insert(snapshot);
+            if kept.seq < snapshot.seq {
+                *kept = snapshot;
+            }
+        }
+        if newest.is_empty() {
+            return Ok(());
+        }
+        let (mut ids, mut seqs, mut states) = (Vec::new(), Vec::new(), Vec::new());
+        for snapshot in newest.into_values() {
+            ids.push(snapshot.stream_id);
+            seqs.push(snapshot.seq);
+            states.push(snapshot.state.to_string());
+        }
+        // As for one snapshot: no wait for the WAL flush, and never older over newer.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO snapshots (stream_id, seq, state, taken_at)
+             SELECT id, seq, state::jsonb, $4 FROM UNNEST($1::uuid[], $2::int8[], $3::text[]) AS t(id, seq, state)
+             ON CONFLICT (stream_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, taken_at = EXCLUDED.taken_at
+             WHERE snapshots.seq < EXCLUDED.seq",
+        )
+        .bind(ids)
+        .bind(seqs)
+        .bind(states)
+        .bind(millis(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn load_snapshot(&self, stream_id: Uuid) -> Result<Option<Snapshot>, StorageError> {
         let row = sqlx::query("SELECT seq, state FROM snapshots WHERE stream_id = $1")
             .bind(stream_id)
