@@ -39,6 +39,7 @@ impl Application {
         let storage = Storage::connect(&settings.database.url, settings.database.max_connections)
             .await
             .with_context(|| format!("connecting to the {} database", backend_name(&settings.database.url)))?
+            .with_batched_snapshots()
             .with_group_commit(&settings.database.group_commit);
         let gateway = Arc::new(CircuitBreaker::new(
             SandboxGateway::new(settings.payment.clone()),

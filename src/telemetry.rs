@@ -106,9 +106,11 @@ pub async fn observe_http(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = request.method().to_string();
-    let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
     let request_id = request.extensions().get::<RequestId>().map(|id| id.to_string());
     let mut response = next.call(request).await?;
+    // Asked once routing is done, the pattern comes from the route taken; asked before, it
+    // is found by matching the path against every route again.
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
     let status = response.status().as_u16().to_string();
     metrics::histogram!(names::HTTP_REQUEST_SECONDS, "method" => method, "route" => route, "status" => status)
         .record(started.elapsed().as_secs_f64());

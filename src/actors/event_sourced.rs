@@ -169,8 +169,7 @@ fn commit<A: EventSourced>(
 /// spawned, and a snapshot stalled holding a pooled connection would starve that append.
 fn snapshot<A: EventSourced>(act: &mut A, every: i64) {
     let stream = act.stream_mut();
-    let state = stream.state.clone();
-    if let Some(snapshot) = stream.journal.snapshot_due(state.as_ref(), every) {
+    if let Some(snapshot) = stream.journal.snapshot_due(stream.state.as_ref(), every) {
         let store = stream.platform.storage.events.clone();
         actix::spawn(async move {
             if let Err(error) = store.save_snapshot(&snapshot).await {

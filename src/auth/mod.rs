@@ -8,6 +8,7 @@ mod accounts;
 use std::collections::HashMap;
 
 use chrono::Utc;
+use dashmap::DashMap;
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -84,7 +85,17 @@ struct Claims {
 pub struct JwtAuthenticator {
     current: String,
     keys: HashMap<String, (EncodingKey, DecodingKey)>,
+    /// Tokens whose signature has been checked, with who they name and when they expire. A
+    /// client sends the same token with every request, and the HMAC need not be computed
+    /// again for it; the expiry is still checked every time.
+    verified: DashMap<String, (Identity, i64)>,
 }
+
+/// Seconds a token is still taken after its expiry (clock skew).
+const LEEWAY_SECS: i64 = 5;
+
+/// Most tokens remembered as verified; when full, the memory starts again.
+const VERIFIED_TOKENS: usize = 10_000;
 
 impl JwtAuthenticator {
     /// `keys` are (kid, secret); the first signs.
@@ -99,7 +110,7 @@ impl JwtAuthenticator {
                 )
             })
             .collect();
-        Ok(JwtAuthenticator { current: current.clone(), keys })
+        Ok(JwtAuthenticator { current: current.clone(), keys, verified: DashMap::new() })
     }
 
     /// A signed token for `identity`, valid for `ttl_secs`.
@@ -113,18 +124,39 @@ impl JwtAuthenticator {
     }
 }
 
-impl Authenticator for JwtAuthenticator {
-    fn authenticate(&self, token: &str) -> Result<Identity, AuthError> {
+impl JwtAuthenticator {
+    /// Verify `token` as of `now` (seconds since the epoch).
+    fn authenticate_at(&self, token: &str, now: i64) -> Result<Identity, AuthError> {
+        if let Some(known) = self.verified.get(token) {
+            let (identity, exp) = *known;
+            drop(known);
+            if exp >= now - LEEWAY_SECS {
+                return Ok(identity);
+            }
+            self.verified.remove(token);
+            return Err(AuthError::Expired);
+        }
         let header = decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         let kid = header.kid.unwrap_or_else(|| self.current.clone());
         let (_, key) = self.keys.get(&kid).ok_or_else(|| AuthError::Invalid(format!("unknown key id {kid}")))?;
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS as u64;
         let data = decode::<Claims>(token, key, &validation).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
             _ => AuthError::Invalid(e.to_string()),
         })?;
-        Ok(Identity { role: data.claims.role, subject: data.claims.sub })
+        let identity = Identity { role: data.claims.role, subject: data.claims.sub };
+        if self.verified.len() >= VERIFIED_TOKENS {
+            self.verified.clear();
+        }
+        self.verified.insert(token.to_owned(), (identity, data.claims.exp));
+        Ok(identity)
+    }
+}
+
+impl Authenticator for JwtAuthenticator {
+    fn authenticate(&self, token: &str) -> Result<Identity, AuthError> {
+        self.authenticate_at(token, Utc::now().timestamp())
     }
 }
 
@@ -158,5 +190,22 @@ mod tests {
         let forged = auth(&[("k", "other secret")]).issue(who, 60);
         assert!(matches!(a.authenticate(&forged), Err(AuthError::Invalid(_))));
         assert!(a.authenticate("not.a.token").is_err());
+    }
+
+    #[test]
+    fn a_verified_token_still_expires() {
+        let who = Identity { role: Role::Store, subject: Uuid::new_v4() };
+        let a = auth(&[("k", "secret")]);
+        let token = a.issue(who, 60);
+        let now = Utc::now().timestamp();
+        assert_eq!(a.authenticate_at(&token, now), Ok(who));
+        // Remembered now: taken again until its expiry, plus the leeway, and not after.
+        assert_eq!(a.authenticate_at(&token, now + 60 + LEEWAY_SECS - 1), Ok(who));
+        assert_eq!(a.authenticate_at(&token, now + 60 + LEEWAY_SECS + 2), Err(AuthError::Expired));
+        // A forged token is never remembered, however often it is sent.
+        let forged = auth(&[("k", "other secret")]).issue(who, 60);
+        for _ in 0..2 {
+            assert!(matches!(a.authenticate(&forged), Err(AuthError::Invalid(_))));
+        }
     }
 }

@@ -9,6 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Request, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
 use crate::auth::Role;
@@ -83,6 +90,13 @@ pub async fn measure(endpoint: &Endpoint, tokens: &Tokens, plan: &ThroughputPlan
         stores.push((id, item));
     }
 
+    // The commands go through hyper directly, on kept-alive connections, each request built
+    // from a parsed URI and ready header values: the load generator shares the machine, and
+    // what it spends per request the server cannot.
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let commands: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(plan.clients).build(connector);
     let started = Instant::now();
     let window_opens = started + plan.warmup;
     let window_closes = window_opens + plan.measure;
@@ -91,26 +105,40 @@ pub async fn measure(endpoint: &Endpoint, tokens: &Tokens, plan: &ThroughputPlan
     let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
     let mut clients = Vec::with_capacity(plan.clients);
     for (store, item) in stores {
-        let token = tokens.issue(Role::Store, &store);
-        let url = format!("{base}/v1/stores/{store}/menu/{item}");
-        let (http, acks, errors, latencies) = (http.clone(), acks.clone(), errors.clone(), latencies.clone());
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", tokens.issue(Role::Store, &store)))?;
+        let uri: Uri = format!("{base}/v1/stores/{store}/menu/{item}").parse()?;
+        let (http, acks, errors, latencies) = (commands.clone(), acks.clone(), errors.clone(), latencies.clone());
         clients.push(tokio::spawn(async move {
+            let json = HeaderValue::from_static("application/json");
             let mut mine = Vec::new();
             let mut available = false;
             while Instant::now() < window_closes {
                 let sent = Instant::now();
-                let answer = http.put(&url).bearer_auth(&token).json(&json!({ "available": available })).send().await;
-                let ok = matches!(&answer, Ok(r) if r.status().is_success());
-                match answer {
-                    Ok(response) if !ok => {
+                let body: &'static [u8] = if available { b"{\"available\":true}" } else { b"{\"available\":false}" };
+                let mut request = Request::put(uri.clone()).body(Full::new(Bytes::from_static(body)));
+                if let Ok(request) = &mut request {
+                    request.headers_mut().insert(AUTHORIZATION, bearer.clone());
+                    request.headers_mut().insert(CONTENT_TYPE, json.clone());
+                }
+                // The whole answer is read, so the connection goes back to the pool.
+                let answer = match request {
+                    Ok(request) => tokio::time::timeout(Duration::from_secs(30), async {
+                        let response = http.request(request).await?;
                         let status = response.status();
-                        let body = response.text().await.unwrap_or_default();
-                        report_error(&errors, &format!("{status}: {body}"));
+                        let body = response.into_body().collect().await?.to_bytes();
+                        anyhow::Ok((status, body))
+                    })
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within 30 s"))),
+                    Err(error) => Err(error.into()),
+                };
+                let ok = matches!(&answer, Ok((status, _)) if status.is_success());
+                match &answer {
+                    Ok((status, body)) if !ok => {
+                        report_error(&errors, &format!("{status}: {}", String::from_utf8_lossy(body)));
                     }
-                    Ok(response) => {
-                        let _ = response.bytes().await;
-                    }
-                    Err(error) => report_error(&errors, &error.to_string()),
+                    Ok(_) => {}
+                    Err(error) => report_error(&errors, &format!("{error:#}")),
                 }
                 let in_window = sent >= window_opens && sent < window_closes;
                 if ok {

@@ -150,6 +150,10 @@ impl EventStore for Gated<dyn EventStore> {
         self.availability.guard(self.inner.save_snapshot(snapshot)).await
     }
 
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StorageError> {
+        self.availability.guard(self.inner.save_snapshots(snapshots)).await
+    }
+
     async fn load_snapshot(&self, stream_id: Uuid) -> Result<Option<Snapshot>, StorageError> {
         self.availability.guard(self.inner.load_snapshot(stream_id)).await
     }

@@ -79,9 +79,9 @@ async fn writer(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Waiting>, max
                 Err(_) => break,
             }
         }
-        let requests: Vec<AppendRequest> = batch.iter().map(|(r, _)| r.clone()).collect();
+        let (requests, replies): (Vec<AppendRequest>, Vec<_>) = batch.into_iter().unzip();
         let results = store.append_batch(&requests).await;
-        for ((_, reply), result) in batch.into_iter().zip(results) {
+        for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
     }
@@ -118,6 +118,10 @@ impl EventStore for GroupCommit {
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StorageError> {
         self.inner.save_snapshot(snapshot).await
+    }
+
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StorageError> {
+        self.inner.save_snapshots(snapshots).await
     }
 
     async fn load_snapshot(&self, stream_id: Uuid) -> Result<Option<Snapshot>, StorageError> {

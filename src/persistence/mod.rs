@@ -10,6 +10,7 @@ mod group_commit;
 mod journal;
 mod migrations;
 pub mod postgres;
+mod snapshots;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use uuid::Uuid;
 
 pub use group_commit::{GroupCommit, GroupCommitSettings};
 pub use journal::{Journal, Loaded};
+pub use snapshots::SnapshotBatcher;
 
 /// Which stream an append goes to, with what it needs for bookkeeping.
 #[derive(Clone, Debug, PartialEq)]
@@ -161,6 +163,15 @@ pub trait EventStore: Send + Sync + 'static {
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StorageError>;
 
+    /// Several snapshots at once (a stream named twice keeps its newest). Adapters that can
+    /// write them in one transaction do; by default they go one at a time.
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StorageError> {
+        for snapshot in snapshots {
+            self.save_snapshot(snapshot).await?;
+        }
+        Ok(())
+    }
+
     async fn load_snapshot(&self, stream_id: Uuid) -> Result<Option<Snapshot>, StorageError>;
 
     /// Cheap round trip for readiness.
@@ -223,6 +234,14 @@ impl Storage {
         if settings.enabled {
             self.events = Arc::new(GroupCommit::start(self.events, settings));
         }
+        self
+    }
+
+    /// The same storage with snapshot writes batched: whatever snapshots are waiting go out
+    /// together, in one transaction where the backend can. Must run inside a tokio runtime:
+    /// it starts the writer.
+    pub fn with_batched_snapshots(mut self) -> Storage {
+        self.events = Arc::new(SnapshotBatcher::start(self.events));
         self
     }
 

@@ -23,45 +23,16 @@ pub struct PgStore {
 const MIGRATION_LOCK: i64 = 0x6261_6564_616c;
 
 impl PgStore {
-    /// The whole batch in one transaction and three statements, whatever its size: new
-    /// streams, version bumps of existing ones (a stream not at its expected version is left
-    /// out and reported as a conflict), then every event of the requests that stand.
+    /// The whole batch in one statement, so one transaction and one round trip, whatever
+    /// its size: new streams, version bumps of existing ones (a stream not at its expected
+    /// version is left out and reported as a conflict), then every event of the requests
+    /// that stand.
     async fn append_all(&self, batch: &[AppendRequest]) -> Result<Vec<Result<i64, StorageError>>, sqlx::Error> {
         let now = millis(Utc::now());
-        let mut tx = self.pool.begin().await?;
-        let (new, existing): (Vec<&AppendRequest>, Vec<&AppendRequest>) =
-            batch.iter().partition(|r| r.expected_version == 0);
         let version = |r: &AppendRequest| r.expected_version + r.events.len() as i64;
-        let created: Vec<Uuid> = sqlx::query_scalar(
-            "INSERT INTO streams (stream_id, kind, zone, version, closed, updated_at)
-             SELECT id, kind, zone, version, closed, $6
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::bool[]) AS t(id, kind, zone, version, closed)
-             ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id",
-        )
-        .bind(new.iter().map(|r| r.stream.id).collect::<Vec<_>>())
-        .bind(new.iter().map(|r| r.stream.kind.to_owned()).collect::<Vec<_>>())
-        .bind(new.iter().map(|r| r.stream.zone.clone()).collect::<Vec<_>>())
-        .bind(new.iter().map(|r| version(r)).collect::<Vec<_>>())
-        .bind(new.iter().map(|r| r.closes).collect::<Vec<_>>())
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        let updated: Vec<Uuid> = sqlx::query_scalar(
-            "UPDATE streams s SET version = t.version, closed = t.closed, updated_at = $5
-             FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::bool[]) AS t(id, expected, version, closed)
-             WHERE s.stream_id = t.id AND s.version = t.expected RETURNING s.stream_id",
-        )
-        .bind(existing.iter().map(|r| r.stream.id).collect::<Vec<_>>())
-        .bind(existing.iter().map(|r| r.expected_version).collect::<Vec<_>>())
-        .bind(existing.iter().map(|r| version(r)).collect::<Vec<_>>())
-        .bind(existing.iter().map(|r| r.closes).collect::<Vec<_>>())
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        let stands: std::collections::HashSet<Uuid> = created.into_iter().chain(updated).collect();
         let (mut ids, mut seqs, mut kinds, mut zones, mut types, mut payloads) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for request in batch.iter().filter(|r| stands.contains(&r.stream.id)) {
+        for request in batch {
             for (offset, event) in request.events.iter().enumerate() {
                 ids.push(request.stream.id);
                 seqs.push(request.expected_version + 1 + offset as i64);
@@ -71,12 +42,36 @@ impl PgStore {
                 payloads.push(event.payload.to_string());
             }
         }
-        sqlx::query(
-            "INSERT INTO events (stream_id, seq, kind, zone, event_type, payload, recorded_at)
-             SELECT id, seq, kind, zone, type, payload::jsonb, $7
-             FROM UNNEST($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])
-               AS t(id, seq, kind, zone, type, payload)",
+        let stands: std::collections::HashSet<Uuid> = sqlx::query_scalar(
+            "WITH t AS (
+               SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::bool[])
+                 AS t(id, kind, zone, expected, version, closed)
+             ), created AS (
+               INSERT INTO streams (stream_id, kind, zone, version, closed, updated_at)
+               SELECT id, kind, zone, version, closed, $13 FROM t WHERE expected = 0
+               ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id
+             ), updated AS (
+               UPDATE streams s SET version = t.version, closed = t.closed, updated_at = $13
+               FROM t WHERE t.expected <> 0 AND s.stream_id = t.id AND s.version = t.expected
+               RETURNING s.stream_id
+             ), stands AS (
+               SELECT stream_id FROM created UNION ALL SELECT stream_id FROM updated
+             ), written AS (
+               INSERT INTO events (stream_id, seq, kind, zone, event_type, payload, recorded_at)
+               SELECT e.id, e.seq, e.kind, e.zone, e.type, e.payload::jsonb, $13
+               FROM UNNEST($7::uuid[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[])
+                 WITH ORDINALITY AS e(id, seq, kind, zone, type, payload, n)
+               WHERE e.id IN (SELECT stream_id FROM stands)
+               ORDER BY e.n
+             )
+             SELECT stream_id FROM stands",
         )
+        .bind(batch.iter().map(|r| r.stream.id).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.stream.kind.to_owned()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.stream.zone.clone()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.expected_version).collect::<Vec<_>>())
+        .bind(batch.iter().map(version).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.closes).collect::<Vec<_>>())
         .bind(ids)
         .bind(seqs)
         .bind(kinds)
@@ -84,22 +79,38 @@ impl PgStore {
         .bind(types)
         .bind(payloads)
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for request in batch {
-            results.push(if stands.contains(&request.stream.id) {
-                Ok(version(request))
-            } else {
-                let actual = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = $1")
-                    .bind(request.stream.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                Err(StorageError::Conflict { stream_id: request.stream.id, expected: request.expected_version, actual })
-            });
-        }
-        tx.commit().await?;
-        Ok(results)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        // Where a refused stream stands, for its conflict: read after the write, so it may
+        // already be further on, and left out if it cannot be read (the batch is committed
+        // either way, and its appends that stood must be reported so).
+        let refused: Vec<Uuid> = batch.iter().map(|r| r.stream.id).filter(|id| !stands.contains(id)).collect();
+        let actual: std::collections::HashMap<Uuid, i64> = if refused.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            sqlx::query_as("SELECT stream_id, version FROM streams WHERE stream_id = ANY($1)")
+                .bind(&refused)
+                .fetch_all(&self.pool)
+                .await
+                .map(|rows: Vec<(Uuid, i64)>| rows.into_iter().collect())
+                .unwrap_or_default()
+        };
+        Ok(batch
+            .iter()
+            .map(|request| {
+                if stands.contains(&request.stream.id) {
+                    Ok(version(request))
+                } else {
+                    Err(StorageError::Conflict {
+                        stream_id: request.stream.id,
+                        expected: request.expected_version,
+                        actual: actual.get(&request.stream.id).copied(),
+                    })
+                }
+            })
+            .collect())
     }
 
     #[tracing::instrument(name = "pg_connect", skip(url))]
@@ -223,6 +234,43 @@ impl EventStore for PgStore {
         .bind(snapshot.stream_id)
         .bind(snapshot.seq)
         .bind(Json(&snapshot.state))
+        .bind(millis(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StorageError> {
+        // One row per stream (an upsert cannot touch a row twice): the newest snapshot wins.
+        let mut newest: std::collections::HashMap<Uuid, &Snapshot> = std::collections::HashMap::new();
+        for snapshot in snapshots {
+            let kept = newest.entry(snapshot.stream_id).or_insert(snapshot);
+            if kept.seq < snapshot.seq {
+                *kept = snapshot;
+            }
+        }
+        if newest.is_empty() {
+            return Ok(());
+        }
+        let (mut ids, mut seqs, mut states) = (Vec::new(), Vec::new(), Vec::new());
+        for snapshot in newest.into_values() {
+            ids.push(snapshot.stream_id);
+            seqs.push(snapshot.seq);
+            states.push(snapshot.state.to_string());
+        }
+        // As for one snapshot: no wait for the WAL flush, and never older over newer.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO snapshots (stream_id, seq, state, taken_at)
+             SELECT id, seq, state::jsonb, $4 FROM UNNEST($1::uuid[], $2::int8[], $3::text[]) AS t(id, seq, state)
+             ON CONFLICT (stream_id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, taken_at = EXCLUDED.taken_at
+             WHERE snapshots.seq < EXCLUDED.seq",
+        )
+        .bind(ids)
+        .bind(seqs)
+        .bind(states)
         .bind(millis(Utc::now()))
         .execute(&mut *tx)
         .await?;
