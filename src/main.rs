@@ -130,6 +130,14 @@ struct PolicyArgs {
     /// Short-handed: put orders up for dispatch this many minutes before they are ready.
     #[arg(long, default_value_t = ReplaySettings::tuned().short.map_or(0, |s| s.release_lead))]
     short_lead: i64,
+    /// Short-handed rules also once no courier is still to come and the last shift ends
+    /// within this many minutes (0 = not then).
+    #[arg(long, default_value_t = ReplaySettings::tuned().short.and_then(|s| s.endgame).unwrap_or(0))]
+    endgame: i64,
+    /// Short-handed: a courier's last pickup of its shift also takes the restaurant's other
+    /// placed orders it can pick up before the shift ends.
+    #[arg(long, default_value_t = ReplaySettings::tuned().last_trip, action = clap::ArgAction::Set)]
+    last_trip: bool,
 }
 
 impl PolicyArgs {
@@ -141,11 +149,13 @@ impl PolicyArgs {
                 .then_some(Bundling { max_orders: self.max_bundle, ready_window: self.bundle_window.max(0) }),
             free_ahead: self.free_ahead.max(0),
             shift_aware: self.shift_aware,
+            last_trip: self.last_trip,
             short: (self.short_bundle > 1).then_some(ShortHanded {
                 bundling: Bundling { max_orders: self.short_bundle, ready_window: self.short_window.max(0) },
                 limit: (self.short_limit > 0).then_some(self.short_limit),
                 release_lead: self.short_lead.max(0),
                 pace: ReplaySettings::tuned().short.map_or(20.0, |s| s.pace),
+                endgame: (self.endgame > 0).then_some(self.endgame),
             }),
             ..ReplaySettings::tuned()
         }

@@ -151,6 +151,10 @@ pub struct Replay<'a> {
     carried: usize,
 }
 
+/// Most orders a courier's last trip of its shift carries (every drop-off sequence is
+/// tried).
+const LAST_TRIP_MAX: usize = 8;
+
 /// How hard couriers are to come by (see [`Replay::pressure`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pressure {
@@ -338,11 +342,19 @@ impl<'a> Replay<'a> {
             .zip(&self.couriers)
             .map(|(spec, state)| (spec.off - now.max(spec.on).max(state.free_at)).max(0))
             .sum();
-        if left as f64 * pace > time_left as f64 {
+        if self.endgame(now) || left as f64 * pace > time_left as f64 {
             Pressure::Short
         } else {
             self.scarce()
         }
+    }
+
+    /// The day's end game ([`ShortHanded::endgame`]): no courier is still to come, and the
+    /// last shift ends within that many minutes.
+    fn endgame(&self, now: Minute) -> bool {
+        let Some(window) = self.settings.short.and_then(|s| s.endgame) else { return false };
+        let last_off = self.instance.couriers.iter().map(|c| c.off).max().unwrap_or(0);
+        self.instance.couriers.iter().all(|c| c.on <= now) && now >= last_off - window
     }
 
     fn scarce(&self) -> Pressure {
@@ -372,6 +384,8 @@ impl<'a> Replay<'a> {
         let ready: Vec<Minute> = orders.iter().map(|o| self.instance.orders[*o].ready).collect();
         let (first, last) = (ready.iter().min().copied(), ready.iter().max().copied());
         let (Some(first), Some(last)) = (first, last) else { return false };
+        // Short-handed, orders already ready wait for the later ones only from now on.
+        let first = if short.is_some() { first.max(now) } else { first };
         if last - first > rules.ready_window {
             return false;
         }
@@ -527,6 +541,69 @@ impl<'a> Replay<'a> {
         Ok(())
     }
 
+    /// Short-handed, a courier's last pickup of its shift (after these drop-offs it could
+    /// not reach any restaurant in time for another) takes along every other placed order of
+    /// that restaurant it can still pick up before its shift ends: drop-offs after the shift
+    /// cost no shift time, and those orders would otherwise wait for a courier the day may
+    /// not have. Whole waiting bundles join (the board forgets them), then orders not yet up
+    /// for dispatch, by ready time, up to [`LAST_TRIP_MAX`] orders. Returns the pickup time.
+    fn fill_last_trip(
+        &mut self,
+        courier: usize,
+        bundle: &mut Bundle,
+        pickup_at: Minute,
+        now: Minute,
+        rider: RiderId,
+        deadline: DateTime<Utc>,
+    ) -> Result<Minute, ReplayError> {
+        if !self.settings.last_trip || self.settings.short.is_none() || self.pressure(now) != Pressure::Short {
+            return Ok(pickup_at);
+        }
+        let off = self.instance.couriers[courier].off;
+        let service = self.instance.parameters.pickup_service;
+        let trip = best_trip(self.instance, pickup_at, &bundle.orders);
+        let Some(last) = trip.sequence.last() else { return Ok(pickup_at) };
+        let from = self.instance.orders[*last].at;
+        let nearest = self.instance.restaurants.iter().map(|r| self.instance.travel(from, r.at)).min().unwrap_or(0);
+        if trip.last_dropoff() + nearest + service <= off {
+            return Ok(pickup_at);
+        }
+        let restaurant = bundle.restaurant;
+        let mut pickup_at = pickup_at;
+        let mut added = Vec::new();
+        let others: Vec<OrderId> =
+            self.waiting.iter().filter(|(_, b)| b.restaurant == restaurant).map(|(lead, _)| *lead).collect();
+        for other in others {
+            let Some(b) = self.waiting.get(&other) else { continue };
+            let ready = b.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(0);
+            if bundle.orders.len() + added.len() + b.orders.len() > LAST_TRIP_MAX || ready > off {
+                continue;
+            }
+            let Some(gone) = self.waiting.remove(&other) else { continue };
+            self.board.needs(other, self.instance.restaurants[restaurant].at, Need::Nothing);
+            pickup_at = pickup_at.max(ready);
+            added.extend(gone.orders);
+        }
+        let mut pending: Vec<usize> =
+            self.pending.iter().copied().filter(|o| self.instance.orders[*o].restaurant == restaurant).collect();
+        pending.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
+        for order in pending {
+            let ready = self.instance.orders[order].ready;
+            if bundle.orders.len() + added.len() >= LAST_TRIP_MAX || ready > off {
+                break;
+            }
+            self.pending.remove(&order);
+            pickup_at = pickup_at.max(ready);
+            added.push(order);
+        }
+        for order in &added {
+            self.drive(*order, OrderCommand::Offer { rider, deadline }, now)?;
+            self.drive(*order, OrderCommand::AcceptOffer { rider }, now)?;
+        }
+        bundle.orders.extend(added);
+        Ok(pickup_at)
+    }
+
     fn carry_out(&mut self, offer: Offer, now: Minute) -> Result<(), ReplayError> {
         let Some(bundle) = self.waiting.remove(&offer.order) else {
             self.board.withdraw(offer.order);
@@ -562,6 +639,8 @@ impl<'a> Replay<'a> {
             self.drive(*order, OrderCommand::AcceptOffer { rider }, now)?;
         }
         self.board.answered(offer.order, rider, true);
+        let mut bundle = bundle;
+        let pickup_at = self.fill_last_trip(courier, &mut bundle, pickup_at, now, rider, deadline)?;
         self.board.needs(offer.order, restaurant_at, Need::Holds(rider));
 
         let trip = best_trip(self.instance, pickup_at, &bundle.orders);

@@ -6,6 +6,10 @@ use crate::matching::SpeedModel;
 
 use super::instance::{Minute, Parameters};
 
+/// Minutes before the last shift ends from which the short-handed rules hold anyway
+/// (once every shift has started).
+const ENDGAME: Minute = 1440;
+
 /// Stacking orders of one restaurant on one courier.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Bundling {
@@ -26,6 +30,9 @@ pub struct ShortHanded {
     pub release_lead: Minute,
     /// Courier minutes per order assumed before the first trip.
     pub pace: f64,
+    /// The rules also apply once no courier is still to come and the last shift ends
+    /// within this many minutes: whatever is not carried by then never is.
+    pub endgame: Option<Minute>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -48,6 +55,9 @@ pub struct ReplaySettings {
     /// orders again even once it is nearer).
     pub shift_aware: bool,
     pub short: Option<ShortHanded>,
+    /// Short-handed, a courier's last pickup of its shift also takes the restaurant's other
+    /// placed orders it can pick up before the shift ends.
+    pub last_trip: bool,
 }
 
 impl ReplaySettings {
@@ -72,7 +82,9 @@ impl ReplaySettings {
                 limit: None,
                 release_lead: 10,
                 pace: 20.0,
+                endgame: Some(ENDGAME),
             }),
+            last_trip: true,
         }
     }
 
@@ -88,6 +100,7 @@ impl ReplaySettings {
             candidates: 64,
             shift_aware: false,
             short: None,
+            last_trip: false,
         }
     }
 
