@@ -6,22 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baedal::actors::{Execute, GetBoard, GetOrder, GetRider, RiderCmd, StoreCmd};
-use baedal::config::Settings;
-use baedal::domain::order::{Courier, Order, OrderCommand, OrderTerms, Phase};
-use baedal::domain::rider::{Duty, RiderCommand};
-use baedal::domain::store::{MenuItem, StoreCommand, StoreProfile};
-use baedal::domain::{Currency, CustomerId, GeoPoint, ItemId, Money, OrderId, RiderId, StoreId, ZoneId};
+use baedal::actors::{Execute, GetBoard, GetOrder, GetRider};
+use baedal::domain::order::{Courier, Order, OrderCommand, Phase};
+use baedal::domain::rider::Duty;
+use baedal::domain::{CustomerId, OrderId};
 use baedal::startup::Application;
 
-fn settings(dir: &tempfile::TempDir) -> Settings {
-    let mut settings = Settings::default();
-    settings.database.url = format!("sqlite://{}/baedal.db", dir.path().display());
-    settings.server.port = 0;
-    settings.demo.enabled = false;
-    settings.payment.latency_ms = 0;
-    settings
-}
+mod common;
+
+use common::inproc::{self, city, City};
 
 async fn wait_for(app: &Application, id: OrderId, what: &str, done: impl Fn(&Order) -> bool) -> Order {
     for _ in 0..500 {
@@ -50,53 +43,18 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 #[actix_rt::test]
 async fn delivered_orders_leave_no_trace_in_the_live_structures() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Application::build(settings(&dir)).await.unwrap();
+    let app = Application::build(inproc::settings(&dir)).await.unwrap();
     let platform = app.platform().clone();
-    let krw = Currency::parse("KRW").unwrap();
-    let here = GeoPoint::new(37.5665, 126.978).unwrap();
-
-    let store_id = StoreId::random();
-    let item = MenuItem {
-        id: ItemId::random(),
-        name: "Bibimbap".into(),
-        price: Money::new(11000, krw).unwrap(),
-        available: true,
-    };
-    let profile = StoreProfile {
-        name: "Test".into(),
-        zone: ZoneId::default(),
-        location: here,
-        delivery_radius_m: 3000,
-        accept_deadline_secs: 600,
-        currency: krw,
-        menu: vec![item.clone()],
-    };
-    let store = platform.start_store(store_id).send(StoreCmd(StoreCommand::Register(profile))).await.unwrap().unwrap();
-    let rider_id = RiderId::random();
-    let rider = platform.start_rider(rider_id);
-    let register = RiderCommand::Register { name: "Min".into(), zone: ZoneId::default() };
-    rider.send(RiderCmd(register)).await.unwrap().unwrap();
-    rider.send(RiderCmd(RiderCommand::GoOnline { position: here })).await.unwrap().unwrap();
+    let the_city = city(&app).await;
+    let City { store_id, rider_id, ref rider, here, .. } = the_city;
     // Every live actor holds the platform: once the orders are done, only these remain.
     let holders = Arc::strong_count(&platform);
 
     let customer = CustomerId::random();
     for _ in 0..3 {
         let id = OrderId::random();
-        let quote = store.quote(&[(item.id, 1)], &here).unwrap();
-        let terms = OrderTerms {
-            customer_id: customer,
-            store_id,
-            zone: ZoneId::default(),
-            lines: quote.lines,
-            total: quote.total,
-            pickup: here,
-            dropoff: here,
-            store_accept_secs: 600,
-            request_fingerprint: "test".into(),
-        };
-        let order = platform.start_order(id);
-        order.send(Execute::new(OrderCommand::Place(terms))).await.unwrap().unwrap();
+        the_city.place(&app, id, customer).await;
+        let order = platform.order(id).unwrap();
         assert_eq!(platform.hub.orders_of(customer), vec![id]);
         wait_for(&app, id, "the store", |o| matches!(o.phase, Phase::AwaitingStore { .. })).await;
         order.send(Execute::new(OrderCommand::Accept { prep_minutes: 1 })).await.unwrap().unwrap();

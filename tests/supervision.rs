@@ -3,22 +3,19 @@
 
 use std::time::Duration;
 
-use actix::Addr;
-use baedal::actors::RiderActor;
-use baedal::actors::{Execute, GetOrder, GetRider, GetStore, InjectFault, RiderCmd, StoreCmd};
+use baedal::actors::{Execute, GetOrder, GetRider, GetStore, InjectFault, StoreCmd};
 use baedal::config::Settings;
 use baedal::domain::order::{Courier, Order, OrderCommand, OrderStatus, Phase};
-use baedal::domain::rider::RiderCommand;
-use baedal::domain::store::{MenuItem, Store, StoreCommand, StoreProfile};
-use baedal::domain::{Currency, CustomerId, GeoPoint, ItemId, Money, OrderId, RiderId, StoreId, ZoneId};
+use baedal::domain::store::StoreCommand;
+use baedal::domain::{CustomerId, OrderId};
 use baedal::startup::Application;
 
+mod common;
+
+use common::inproc::{self, city};
+
 fn settings(dir: &tempfile::TempDir) -> Settings {
-    let mut settings = Settings::default();
-    settings.database.url = format!("sqlite://{}/baedal.db", dir.path().display());
-    settings.server.port = 0;
-    settings.demo.enabled = false;
-    settings.payment.latency_ms = 0;
+    let mut settings = inproc::settings(dir);
     settings.orders.snapshot_every = 2;
     settings
 }
@@ -36,56 +33,6 @@ async fn wait_status(app: &Application, id: OrderId, status: OrderStatus) -> Ord
     panic!("order {id} never reached {status}");
 }
 
-/// A store with one dish and a rider on duty beside it.
-struct City {
-    store_id: StoreId,
-    store: Store,
-    item: MenuItem,
-    rider_id: RiderId,
-    rider: Addr<RiderActor>,
-    here: GeoPoint,
-}
-
-async fn city(app: &Application) -> City {
-    let platform = app.platform();
-    let krw = Currency::parse("KRW").unwrap();
-    let here = GeoPoint::new(37.5665, 126.978).unwrap();
-    let store_id = StoreId::random();
-    let item = MenuItem {
-        id: ItemId::random(),
-        name: "Bibimbap".into(),
-        price: Money::new(11000, krw).unwrap(),
-        available: true,
-    };
-    let profile = StoreProfile {
-        name: "Test".into(),
-        zone: ZoneId::default(),
-        location: here,
-        delivery_radius_m: 3000,
-        accept_deadline_secs: 600,
-        currency: krw,
-        menu: vec![item.clone()],
-    };
-    let store = platform.start_store(store_id).send(StoreCmd(StoreCommand::Register(profile))).await.unwrap().unwrap();
-    let rider_id = RiderId::random();
-    let rider = platform.start_rider(rider_id);
-    rider
-        .send(RiderCmd(RiderCommand::Register { name: "Min".into(), zone: ZoneId::default() }))
-        .await
-        .unwrap()
-        .unwrap();
-    rider.send(RiderCmd(RiderCommand::GoOnline { position: here })).await.unwrap().unwrap();
-    City { store_id, store, item, rider_id, rider, here }
-}
-
-impl City {
-    async fn place(&self, app: &Application, id: OrderId) {
-        let quote = self.store.quote(&[(self.item.id, 1)], &self.here).unwrap();
-        let terms = quote.into_terms(&self.store, CustomerId::random(), self.here, "test".into());
-        app.platform().start_order(id).send(Execute::new(OrderCommand::Place(terms))).await.unwrap().unwrap();
-    }
-}
-
 #[actix_rt::test]
 async fn a_panicking_actor_restarts_from_storage_and_the_others_never_notice() {
     let dir = tempfile::tempdir().unwrap();
@@ -93,7 +40,7 @@ async fn a_panicking_actor_restarts_from_storage_and_the_others_never_notice() {
     let platform = app.platform().clone();
     let city = city(&app).await;
     let (store_id, rider) = (city.store_id, city.rider.clone());
-    let place = |id| city.place(&app, id);
+    let place = |id| city.place(&app, id, CustomerId::random());
     let (victim, bystander) = (OrderId::random(), OrderId::random());
     place(victim).await;
     place(bystander).await;
@@ -139,7 +86,7 @@ async fn an_orders_own_follow_up_commands_queue_behind_its_mailbox() {
     let app = Application::build(settings).await.unwrap();
     let city = city(&app).await;
     let id = OrderId::random();
-    city.place(&app, id).await;
+    city.place(&app, id, CustomerId::random()).await;
     wait_status(&app, id, OrderStatus::AwaitingStore).await;
     let order = app.platform().order(id).unwrap();
     order.send(Execute::new(OrderCommand::Accept { prep_minutes: 10 })).await.unwrap().unwrap();

@@ -1,13 +1,16 @@
 //! Test support: a fresh database per test (SQLite file or PostgreSQL database), the real
-//! server binary started on a random port against it, and a small client for its API.
+//! server binary started on a random port against it, a small client for its API, and an
+//! in-process application for tests that talk to the actors directly.
 #![allow(dead_code)]
 
 pub mod city;
 pub mod db;
+pub mod inproc;
 pub mod junk;
 pub mod server;
 pub mod ws;
 
+#[allow(unused_imports)]
 pub use db::{Backend, TestDb};
 #[allow(unused_imports)]
 pub use server::TestServer;
