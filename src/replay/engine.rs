@@ -3,8 +3,7 @@
 //! [`Board`], exactly as the server does, with the instance's couriers as riders who always
 //! accept (unless the job would start after their shift).
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -67,48 +66,31 @@ impl Event {
     }
 }
 
-#[derive(PartialEq, Eq)]
-struct Timed {
-    at: Minute,
-    seq: u64,
-    event: Event,
-}
-
-impl Ord for Timed {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.event.rank(), self.seq).cmp(&(other.at, other.event.rank(), other.seq))
-    }
-}
-
-impl PartialOrd for Timed {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// The event queue.
+/// The replay's agenda: by minute, then by kind within the minute ([`Event::rank`]).
 #[derive(Default)]
-struct Agenda {
-    heap: BinaryHeap<Reverse<Timed>>,
-    seq: u64,
-}
+struct Agenda(crate::sim::agenda::Agenda<(Minute, u8), Event>);
 
 impl Agenda {
     fn at(&mut self, at: Minute, event: Event) {
-        self.seq += 1;
-        self.heap.push(Reverse(Timed { at, seq: self.seq, event }));
+        let rank = event.rank();
+        self.0.at((at, rank), event);
     }
 
+    /// The next event due by `now`, if any.
     fn next_due(&mut self, now: Minute) -> Option<Event> {
-        if self.heap.peek().is_some_and(|Reverse(t)| t.at <= now) {
-            self.heap.pop().map(|Reverse(t)| t.event)
+        if self.0.next_when().is_some_and(|(at, _)| *at <= now) {
+            self.0.pop().map(|(_, event)| event)
         } else {
             None
         }
     }
 
+    fn first_minute(&self) -> Option<Minute> {
+        self.0.next_when().map(|(at, _)| *at)
+    }
+
     fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.0.is_empty()
     }
 }
 
@@ -209,7 +191,7 @@ impl<'a> Replay<'a> {
 
     /// Run the day to its end and return what happened.
     pub fn run(mut self) -> Result<Solution, ReplayError> {
-        let first = self.agenda.heap.peek().map(|Reverse(t)| t.at).unwrap_or(0);
+        let first = self.agenda.first_minute().unwrap_or(0);
         let tick = self.settings.tick_minutes.max(1);
         let mut now = first;
         while !self.agenda.is_empty() {

@@ -4,8 +4,7 @@
 //! machine, its deadlines and what it needs from dispatch through [`duties`], and dispatch
 //! through the zone [`Board`] with its batch matcher, ticking as often as the server's.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -16,6 +15,7 @@ use crate::dispatch::{duties, Board};
 use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderEvent, Phase};
 use crate::domain::store::{Store, StoreCommand};
 use crate::domain::{CustomerId, GeoPoint, OrderId, RiderId};
+use crate::sim::agenda::Agenda;
 use crate::sim::route::metres_per_sec;
 use crate::sim::{customers, demo};
 
@@ -72,50 +72,6 @@ enum Happening {
     Sample,
 }
 
-struct Timed {
-    at: Millis,
-    seq: u64,
-    what: Happening,
-}
-
-impl PartialEq for Timed {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Timed {}
-
-impl PartialOrd for Timed {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Earliest first; at the same time, in the order they were planned.
-impl Ord for Timed {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
-#[derive(Default)]
-struct Agenda {
-    heap: BinaryHeap<Reverse<Timed>>,
-    seq: u64,
-}
-
-impl Agenda {
-    fn at(&mut self, at: Millis, what: Happening) {
-        self.seq += 1;
-        self.heap.push(Reverse(Timed { at, seq: self.seq, what }));
-    }
-
-    fn pop(&mut self) -> Option<(Millis, Happening)> {
-        self.heap.pop().map(|Reverse(t)| (t.at, t.what))
-    }
-}
-
 /// Where a rider on a job is.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Leg {
@@ -144,7 +100,6 @@ struct SimRider {
 struct SimOrder {
     id: OrderId,
     state: Option<Order>,
-    cook_secs: f64,
     /// The deadlines armed so far, by command name and time.
     armed: Vec<(&'static str, DateTime<Utc>)>,
     /// The rider whose job this order is.
@@ -184,7 +139,7 @@ pub struct Progress {
 pub struct Simulation {
     plan: Plan,
     rng: SmallRng,
-    agenda: Agenda,
+    agenda: Agenda<Millis, Happening>,
     now: Millis,
     board: Board<GeoPoint>,
     stores: Vec<Store>,
@@ -451,7 +406,6 @@ impl Simulation {
         self.orders.push(SimOrder {
             id,
             state: None,
-            cook_secs: 0.0,
             armed: Vec::new(),
             carrier: None,
             rng: SmallRng::seed_from_u64(self.plan.seed.wrapping_mul(ORDER_STREAM) ^ index as u64),
@@ -494,7 +448,6 @@ impl Simulation {
             return;
         }
         let cook_secs = self.plan.people.cook_secs.sample(rng);
-        self.orders[order].cook_secs = cook_secs;
         let prep_minutes = (cook_secs / 60.0).ceil().max(1.0) as u32;
         if self.drive(order, OrderCommand::Accept { prep_minutes }) {
             self.after_secs(cook_secs, Happening::Cooked(order));
