@@ -135,11 +135,6 @@ impl EventStore for GroupCommit {
 
 impl GroupCommit {
     async fn submit(&self, request: AppendRequest) -> Result<i64, StorageError> {
-        let (reply, answer) = oneshot::channel();
-        self.queue.try_send((request, reply)).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => StorageError::Busy,
-            mpsc::error::TrySendError::Closed(_) => StorageError::Corrupt("the group-commit writer stopped".into()),
-        })?;
-        answer.await.map_err(|_| StorageError::Corrupt("the group-commit writer dropped an append".into()))?
+        super::hand_over(&self.queue, request, "group-commit", "an append").await
     }
 }

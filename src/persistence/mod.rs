@@ -114,6 +114,24 @@ impl StorageError {
     }
 }
 
+/// Hand `item` to a writer task's bounded queue and wait for its answer. A full queue is
+/// refused at once with [`StorageError::Busy`]: the database is behind, and callers get
+/// backpressure instead of unbounded memory. `writer` and `what` name them in errors.
+async fn hand_over<T, R>(
+    queue: &tokio::sync::mpsc::Sender<(T, tokio::sync::oneshot::Sender<Result<R, StorageError>>)>,
+    item: T,
+    writer: &str,
+    what: &str,
+) -> Result<R, StorageError> {
+    use tokio::sync::mpsc::error::TrySendError;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    queue.try_send((item, reply)).map_err(|error| match error {
+        TrySendError::Full(_) => StorageError::Busy,
+        TrySendError::Closed(_) => StorageError::Corrupt(format!("the {writer} writer stopped")),
+    })?;
+    answer.await.map_err(|_| StorageError::Corrupt(format!("the {writer} writer dropped {what}")))?
+}
+
 /// A lost or refused connection, a pool timeout, or PostgreSQL shutting down.
 pub fn is_connection_error(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Io(_) | sqlx::Error::PoolClosed)

@@ -88,12 +88,7 @@ impl EventStore for SnapshotBatcher {
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StorageError> {
-        let (reply, answer) = oneshot::channel();
-        self.queue.try_send((snapshot.clone(), reply)).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => StorageError::Busy,
-            mpsc::error::TrySendError::Closed(_) => StorageError::Corrupt("the snapshot writer stopped".into()),
-        })?;
-        answer.await.map_err(|_| StorageError::Corrupt("the snapshot writer dropped a snapshot".into()))?
+        super::hand_over(&self.queue, snapshot.clone(), "snapshot", "a snapshot").await
     }
 
     async fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<(), StorageError> {
