@@ -35,15 +35,7 @@ mod tests {
     fn day(couriers: Vec<Courier>, orders: Vec<InstanceOrder>) -> Instance {
         Instance {
             name: "day".into(),
-            parameters: Parameters {
-                meters_per_minute: 100.0,
-                pickup_service: 4,
-                dropoff_service: 4,
-                target_click_to_door: 40,
-                max_click_to_door: 90,
-                pay_per_order: 10.0,
-                guaranteed_pay_per_hour: 15.0,
-            },
+            parameters: Parameters::for_tests(),
             restaurants: vec![Restaurant { id: "r".into(), at: PlanarPoint::new(1000.0, 0.0) }],
             orders,
             couriers,

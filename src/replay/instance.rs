@@ -29,6 +29,22 @@ pub struct Parameters {
     pub guaranteed_pay_per_hour: f64,
 }
 
+#[cfg(test)]
+impl Parameters {
+    /// Round rules for unit tests: 100 m a minute, 4-minute services, 40/90-minute targets.
+    pub(crate) fn for_tests() -> Parameters {
+        Parameters {
+            meters_per_minute: 100.0,
+            pickup_service: 4,
+            dropoff_service: 4,
+            target_click_to_door: 40,
+            max_click_to_door: 90,
+            pay_per_order: 10.0,
+            guaranteed_pay_per_hour: 15.0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Restaurant {
     pub id: String,

@@ -81,15 +81,7 @@ mod tests {
     fn instance(orders: &[(f64, Minute)]) -> Instance {
         Instance {
             name: "test".into(),
-            parameters: Parameters {
-                meters_per_minute: 100.0,
-                pickup_service: 4,
-                dropoff_service: 4,
-                target_click_to_door: 40,
-                max_click_to_door: 90,
-                pay_per_order: 10.0,
-                guaranteed_pay_per_hour: 15.0,
-            },
+            parameters: Parameters::for_tests(),
             restaurants: vec![Restaurant { id: "r1".into(), at: PlanarPoint::new(0.0, 0.0) }],
             orders: orders
                 .iter()

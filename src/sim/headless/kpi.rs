@@ -8,6 +8,8 @@ use crate::domain::order::{Order, Phase};
 use crate::replay::kpi::Spread;
 
 use super::engine::{Millis, Outcomes};
+use super::plan::policy_name;
+use crate::dispatch::Policy;
 
 /// How an order ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -198,7 +200,8 @@ pub fn table(kpis: &Kpis, baseline: Option<&Kpis>) -> String {
     let column = rows.iter().map(|(_, value)| value.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     if others.is_some() {
-        out.push_str(&format!("{:<width$}  {:<column$}  {}\n", "", "batch assignment", "greedy nearest-first"));
+        let (batch, greedy) = (policy_name(Policy::Optimal), policy_name(Policy::Greedy));
+        out.push_str(&format!("{:<width$}  {batch:<column$}  {greedy}\n", ""));
     }
     for (i, (name, value)) in rows.iter().enumerate() {
         match others.as_ref().and_then(|o| o.get(i)) {

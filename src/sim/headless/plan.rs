@@ -47,10 +47,7 @@ impl Plan {
     pub fn describe(&self) -> Vec<(String, String)> {
         let people = &self.people;
         let range = |b: Between, scale: f64| format!("{:.0}-{:.0}", b.min() / scale, b.max() / scale);
-        let policy = match self.policy {
-            Policy::Optimal => "batch assignment",
-            Policy::Greedy => "greedy nearest-first",
-        };
+        let policy = policy_name(self.policy);
         [
             ("duration of ordering", format!("{} min", self.duration_secs / 60)),
             ("orders per minute", people.orders_per_minute.to_string()),
@@ -74,6 +71,14 @@ impl Plan {
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
+    }
+}
+
+/// How a policy is named in the figures.
+pub fn policy_name(policy: Policy) -> &'static str {
+    match policy {
+        Policy::Optimal => "batch assignment",
+        Policy::Greedy => "greedy nearest-first",
     }
 }
 

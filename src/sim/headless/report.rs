@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use super::engine::Outcomes;
 use super::kpi::{Kpis, Sample};
+use super::plan::policy_name;
+use crate::dispatch::Policy;
 
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 260.0;
@@ -36,7 +38,8 @@ pub fn html(settings: &[(String, String)], kpis: &Kpis, baseline: Option<&Kpis>,
     page.push_str("</table>\n<h2>Figures</h2>\n<table>\n");
     let others = baseline.map(Kpis::rows);
     if others.is_some() {
-        page.push_str("<tr><td></td><td><b>batch assignment</b></td><td><b>greedy nearest-first</b></td></tr>\n");
+        let (batch, greedy) = (policy_name(Policy::Optimal), policy_name(Policy::Greedy));
+        let _ = writeln!(page, "<tr><td></td><td><b>{batch}</b></td><td><b>{greedy}</b></td></tr>");
     }
     for (i, (name, value)) in kpis.rows().into_iter().enumerate() {
         let other = others.as_ref().and_then(|o| o.get(i)).map(|(_, v)| format!("<td>{}</td>", escape(v)));
