@@ -138,6 +138,10 @@ struct PolicyArgs {
     /// placed orders it can pick up before the shift ends.
     #[arg(long, default_value_t = ReplaySettings::tuned().last_trip, action = clap::ArgAction::Set)]
     last_trip: bool,
+    /// While couriers are scarce, each tick first tries variants of the rules on the orders
+    /// known so far and runs under the one that delivers most.
+    #[arg(long, default_value_t = !ReplaySettings::tuned().lookahead.is_empty(), action = clap::ArgAction::Set)]
+    lookahead: bool,
 }
 
 impl PolicyArgs {
@@ -150,6 +154,7 @@ impl PolicyArgs {
             free_ahead: self.free_ahead.max(0),
             shift_aware: self.shift_aware,
             last_trip: self.last_trip,
+            lookahead: if self.lookahead { ReplaySettings::tuned().lookahead } else { &[] },
             short: (self.short_bundle > 1).then_some(ShortHanded {
                 bundling: Bundling { max_orders: self.short_bundle, ready_window: self.short_window.max(0) },
                 limit: (self.short_limit > 0).then_some(self.short_limit),

@@ -48,6 +48,7 @@ pub struct Offer {
     pub pickup_eta_secs: f64,
 }
 
+#[derive(Clone)]
 struct Waiting<P: Position> {
     pickup: P,
     excluded: BTreeSet<RiderId>,
@@ -56,11 +57,13 @@ struct Waiting<P: Position> {
 }
 
 /// Where an online rider was last heard from.
+#[derive(Clone)]
 struct Seen<P> {
     position: P,
     at: DateTime<Utc>,
 }
 
+#[derive(Clone)]
 pub struct Board<P: Position = GeoPoint> {
     online: HashMap<RiderId, Seen<P>>,
     /// Free riders only: online, fresh and not held.

@@ -15,6 +15,7 @@ type Entry = GeomWithData<[f64; 2], RiderId>;
 /// Riders who may be offered a job, by position. Points are projected to local metres
 /// around the first point seen (see [`Position::to_plane`]), which keeps nearest-neighbour
 /// order right at city scale.
+#[derive(Clone)]
 pub struct RiderIndex<P: Position = GeoPoint> {
     tree: RTree<Entry>,
     projected: HashMap<RiderId, [f64; 2]>,

@@ -3,6 +3,7 @@
 //! [`Board`], exactly as the server does, with the instance's couriers as riders who always
 //! accept (unless the job would start after their shift).
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
@@ -15,7 +16,7 @@ use crate::matching::PlanarPoint;
 
 use super::instance::{Instance, Minute};
 use super::route::{best_trip, schedule};
-use super::settings::ReplaySettings;
+use super::settings::{ReplaySettings, Variant};
 use super::solution::{Assignment, Delivery, Move, Place, Solution};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +68,7 @@ impl Event {
 }
 
 /// The replay's agenda: by minute, then by kind within the minute ([`Event::rank`]).
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Agenda(crate::sim::agenda::Agenda<(Minute, u8), Event>);
 
 impl Agenda {
@@ -95,12 +96,14 @@ impl Agenda {
 }
 
 /// Orders of one restaurant waiting on the board under their first order's id.
+#[derive(Clone)]
 struct Bundle {
     restaurant: usize,
     orders: Vec<usize>,
     since: Minute,
 }
 
+#[derive(Clone)]
 struct CourierState {
     rider: RiderId,
     /// Where it is, or will be once its current trip ends.
@@ -111,6 +114,7 @@ struct CourierState {
 }
 
 /// One replay of one instance under one policy.
+#[derive(Clone)]
 pub struct Replay<'a> {
     instance: &'a Instance,
     settings: ReplaySettings,
@@ -192,23 +196,29 @@ impl<'a> Replay<'a> {
     /// Run the day to its end and return what happened.
     pub fn run(mut self) -> Result<Solution, ReplayError> {
         let first = self.agenda.first_minute().unwrap_or(0);
-        let tick = self.settings.tick_minutes.max(1);
-        let mut now = first;
-        while !self.agenda.is_empty() {
-            while let Some(event) = self.agenda.next_due(now) {
-                self.handle(event, now)?;
-            }
-            if now % tick == 0 {
-                self.release(now)?;
-                self.assign(now)?;
-            }
-            now += 1;
-        }
+        let now = self.run_from(first)?;
         // Nobody is left to carry what is still waiting: dispatch gives up on it.
         for order in 0..self.orders.len() {
             self.drive(order, OrderCommand::GiveUpDispatch, now)?;
         }
         Ok(self.solution)
+    }
+
+    /// Run minute by minute from `now` until nothing is left to happen; returns the minute
+    /// it stopped at.
+    fn run_from(&mut self, mut now: Minute) -> Result<Minute, ReplayError> {
+        let tick = self.settings.tick_minutes.max(1);
+        while !self.agenda.is_empty() {
+            while let Some(event) = self.agenda.next_due(now) {
+                self.handle(event, now)?;
+            }
+            if now % tick == 0 {
+                let variant = self.choose(now)?;
+                self.tick(variant, now)?;
+            }
+            now += 1;
+        }
+        Ok(now)
     }
 
     /// Apply `command` to order `index` through the order state machine.
@@ -523,6 +533,74 @@ impl<'a> Replay<'a> {
         Ok(())
     }
 
+    /// One tick: due orders go up for dispatch, then the board's matcher runs (unless
+    /// `variant` holds back), under `variant`'s rules for this tick when one is given.
+    fn tick(&mut self, variant: Option<Variant>, now: Minute) -> Result<(), ReplayError> {
+        let (settings, dispatch) = (self.settings, self.dispatch.clone());
+        if let Some(variant) = variant {
+            self.adopt(variant);
+        }
+        self.release(now)?;
+        if !variant.is_some_and(|v| v.hold) {
+            self.assign(now)?;
+        }
+        self.settings = settings;
+        self.dispatch = dispatch;
+        Ok(())
+    }
+
+    /// Run under `variant`'s rules.
+    fn adopt(&mut self, variant: Variant) {
+        self.dispatch.age_weight = variant.age_weight;
+    }
+
+    /// While couriers are scarce, which variant of the rules
+    /// ([`ReplaySettings::lookahead`]) this tick runs under. Each is tried on a copy of the
+    /// day that holds only the orders placed so far (nothing of the future leaks in): this
+    /// tick under the variant, then the rest of the day under its age weight, to the last
+    /// shift's end. Most orders delivered wins, then the least click-to-door in total; ties
+    /// go to the plain rules (`None`). With no courier free the tick decides little, and
+    /// nothing is tried.
+    fn choose(&self, now: Minute) -> Result<Option<Variant>, ReplayError> {
+        let variants = self.settings.lookahead;
+        if variants.is_empty() || self.board.free_riders() == 0 || self.pressure(now) == Pressure::Calm {
+            return Ok(None);
+        }
+        let known = self.known_at(now);
+        // Orders delivered, then the least click-to-door in total.
+        type Score = (usize, Reverse<Minute>);
+        let mut best: Option<(Score, Option<Variant>)> = None;
+        for variant in std::iter::once(None).chain(variants.iter().copied().map(Some)) {
+            let mut trial = known.clone();
+            trial.tick(variant, now)?;
+            if let Some(variant) = variant {
+                trial.adopt(variant);
+            }
+            trial.run_from(now + 1)?;
+            let delivered = &trial.solution.deliveries;
+            let click_to_door: Minute =
+                delivered.iter().map(|d| d.dropoff_at - self.instance.orders[d.order].placed).sum();
+            let score = (delivered.len(), Reverse(click_to_door));
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, variant));
+            }
+        }
+        Ok(best.and_then(|(_, variant)| variant))
+    }
+
+    /// A copy of the day as dispatch knows it at `now`: the orders placed by then, the
+    /// shifts (a roster is known ahead), and the plain rules from here on.
+    fn known_at(&self, now: Minute) -> Self {
+        let mut known = self.clone();
+        known.settings.lookahead = &[];
+        let placed: Vec<bool> = self.instance.orders.iter().map(|o| o.placed <= now).collect();
+        known.agenda.0.retain(|event| match event {
+            Event::Placed(o) | Event::Ready(o) => placed[*o],
+            _ => true,
+        });
+        known
+    }
+
     /// Short-handed, a courier's last pickup of its shift (after these drop-offs it could
     /// not reach any restaurant in time for another) takes along every other placed order of
     /// that restaurant it can still pick up before its shift ends: drop-offs after the shift
@@ -649,5 +727,55 @@ impl<'a> Replay<'a> {
         state.place = place;
         state.free_at = done_at;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::instance::{Courier, InstanceOrder, Parameters, Restaurant};
+
+    fn order(id: &str, placed: Minute, ready: Minute) -> InstanceOrder {
+        InstanceOrder { id: id.into(), at: PlanarPoint::new(0.0, 1000.0), placed, restaurant: 0, ready }
+    }
+
+    fn day() -> Instance {
+        Instance {
+            name: "day".into(),
+            parameters: Parameters::for_tests(),
+            restaurants: vec![Restaurant { id: "r".into(), at: PlanarPoint::new(1000.0, 0.0) }],
+            orders: vec![order("now", 0, 20), order("later", 30, 50)],
+            couriers: vec![Courier { id: "c".into(), at: PlanarPoint::new(0.0, 0.0), on: 0, off: 120 }],
+        }
+    }
+
+    fn placements(replay: &Replay) -> Vec<usize> {
+        let mut agenda = replay.agenda.clone();
+        std::iter::from_fn(|| agenda.0.pop())
+            .filter_map(|(_, event)| match event {
+                Event::Placed(o) => Some(o),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_look_ahead_knows_only_orders_already_placed() {
+        let instance = day();
+        let replay = Replay::new(&instance, ReplaySettings::tuned());
+        let known = replay.known_at(10);
+        assert_eq!(placements(&known), vec![0]);
+        assert!(known.settings.lookahead.is_empty(), "trials run under the plain rules");
+        assert_eq!(placements(&replay), vec![0, 1], "the day itself keeps every order");
+        assert_eq!(placements(&replay.known_at(30)), vec![0, 1]);
+    }
+
+    #[test]
+    fn holding_back_never_strands_an_order() {
+        let instance = day();
+        let solution = Replay::new(&instance, ReplaySettings::tuned()).run().unwrap();
+        let mut delivered: Vec<usize> = solution.deliveries.iter().map(|d| d.order).collect();
+        delivered.sort();
+        assert_eq!(delivered, vec![0, 1]);
     }
 }

@@ -19,6 +19,6 @@ pub use checker::{check, Violation};
 pub use engine::{Replay, ReplayError};
 pub use instance::Instance;
 pub use kpi::Kpis;
-pub use settings::{Bundling, ReplaySettings, ShortHanded};
+pub use settings::{Bundling, ReplaySettings, ShortHanded, Variant};
 pub use solution::Solution;
 pub use summary::{instance_dirs, run_instance, run_policy, InstanceReport, PolicyRun, RunError, Summary};

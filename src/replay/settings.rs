@@ -10,6 +10,16 @@ use super::instance::{Minute, Parameters};
 /// (once every shift has started).
 const ENDGAME: Minute = 1440;
 
+/// What the tuned policy weighs at a tick while couriers are scarce: the matcher favouring
+/// the nearest courier or the oldest bundle more strongly, and offering nothing this tick
+/// (the day then going on with the plain weight or the nearest-first one).
+const VARIANTS: &[Variant] = &[
+    Variant { age_weight: 0.0, hold: false },
+    Variant { age_weight: 4.0, hold: false },
+    Variant { age_weight: 1.0, hold: true },
+    Variant { age_weight: 0.0, hold: true },
+];
+
 /// Stacking orders of one restaurant on one courier.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Bundling {
@@ -35,6 +45,15 @@ pub struct ShortHanded {
     pub endgame: Option<Minute>,
 }
 
+/// Rules a tick may run under instead of the plain ones ([`ReplaySettings::lookahead`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Variant {
+    /// Seconds of pickup ETA a second of waiting is worth to the matcher.
+    pub age_weight: f64,
+    /// Offer nothing this tick: bundles may grow, and couriers come nearer.
+    pub hold: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReplaySettings {
     pub policy: Policy,
@@ -58,6 +77,9 @@ pub struct ReplaySettings {
     /// Short-handed, a courier's last pickup of its shift also takes the restaurant's other
     /// placed orders it can pick up before the shift ends.
     pub last_trip: bool,
+    /// While couriers are scarce, each tick weighs these variants against the plain rules
+    /// on the orders known so far and runs under the best (none: always the plain rules).
+    pub lookahead: &'static [Variant],
 }
 
 impl ReplaySettings {
@@ -85,6 +107,7 @@ impl ReplaySettings {
                 endgame: Some(ENDGAME),
             }),
             last_trip: true,
+            lookahead: VARIANTS,
         }
     }
 
@@ -101,6 +124,7 @@ impl ReplaySettings {
             shift_aware: false,
             short: None,
             last_trip: false,
+            lookahead: &[],
         }
     }
 

@@ -6,6 +6,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 /// `what` is due at `when`; `seq` keeps planning order among equal `when`s.
+#[derive(Clone)]
 struct Entry<K, E> {
     when: K,
     seq: u64,
@@ -33,6 +34,7 @@ impl<K: Ord, E> Ord for Entry<K, E> {
 }
 
 /// Happenings `E` ordered by `K` (a time, or a time with a rank for same-time order).
+#[derive(Clone)]
 pub struct Agenda<K, E> {
     heap: BinaryHeap<Reverse<Entry<K, E>>>,
     seq: u64,
@@ -62,6 +64,11 @@ impl<K: Ord, E> Agenda<K, E> {
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
+
+    /// Keep only the happenings `keep` accepts (planning order among equals is kept).
+    pub fn retain(&mut self, mut keep: impl FnMut(&E) -> bool) {
+        self.heap.retain(|Reverse(entry)| keep(&entry.what));
+    }
 }
 
 #[cfg(test)]
@@ -78,5 +85,16 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| agenda.pop()).collect();
         assert_eq!(order, vec![(1, "first"), (1, "second"), (5, "late")]);
         assert!(agenda.is_empty());
+    }
+
+    #[test]
+    fn retain_drops_what_it_rejects_and_keeps_the_order_of_the_rest() {
+        let mut agenda = Agenda::default();
+        for (when, what) in [(2, "b"), (1, "x"), (1, "a"), (2, "c"), (3, "y")] {
+            agenda.at(when, what);
+        }
+        agenda.retain(|what| *what != "x" && *what != "y");
+        let order: Vec<_> = std::iter::from_fn(|| agenda.pop()).collect();
+        assert_eq!(order, vec![(1, "a"), (2, "b"), (2, "c")]);
     }
 }
