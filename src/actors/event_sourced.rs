@@ -10,7 +10,7 @@ use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Response
 use tracing::Instrument;
 
 use crate::domain::Aggregate;
-use crate::persistence::Journal;
+use crate::persistence::{Journal, Snapshot};
 use crate::telemetry::names;
 
 use super::{CommandError, Platform};
@@ -179,22 +179,11 @@ fn snapshot<A: EventSourced>(act: &mut A, every: i64) {
     }
 }
 
-/// The snapshot write for shutdown, awaited by the caller.
-pub fn flush<A: EventSourced>(act: &mut A) -> ResponseActFuture<A, ()> {
+/// The snapshot for shutdown, if the state moved since the last one; the caller writes it.
+pub fn flush<A: EventSourced>(act: &mut A) -> Option<Snapshot> {
     let stream = act.stream_mut();
     let state = stream.state.clone();
-    let snapshot = stream.journal.snapshot_due(state.as_ref(), 1);
-    let store = stream.platform.storage.events.clone();
-    Box::pin(
-        async move {
-            if let Some(snapshot) = snapshot {
-                if let Err(error) = store.save_snapshot(&snapshot).await {
-                    tracing::warn!(%error, stream = %snapshot.stream_id, "shutdown snapshot not written");
-                }
-            }
-        }
-        .into_actor(act),
-    )
+    stream.journal.snapshot_due(state.as_ref(), 1)
 }
 
 /// Load the actor's state from storage, holding its mailbox until done. On failure (the
@@ -234,10 +223,10 @@ pub fn inject_fault<A: EventSourced>(act: &mut A, ctx: &mut Context<A>) {
 macro_rules! stream_handlers {
     ($actor:ty) => {
         impl actix::Handler<$crate::actors::Flush> for $actor {
-            type Result = actix::ResponseActFuture<Self, ()>;
+            type Result = actix::MessageResult<$crate::actors::Flush>;
 
             fn handle(&mut self, _: $crate::actors::Flush, _: &mut actix::Context<Self>) -> Self::Result {
-                $crate::actors::event_sourced::flush(self)
+                actix::MessageResult($crate::actors::event_sourced::flush(self))
             }
         }
 

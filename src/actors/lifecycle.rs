@@ -6,7 +6,10 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
-use crate::persistence::{PositionRecord, StorageError};
+use crate::persistence::{PositionLog, PositionRecord, Snapshot, Storage, StorageError};
+
+/// Snapshots written per statement at shutdown.
+const SHUTDOWN_SNAPSHOT_BATCH: usize = 500;
 
 use super::{Flush, GetOrder, GetRider, GetStore, Platform};
 
@@ -75,12 +78,12 @@ pub fn spawn_position_writer(platform: Arc<Platform>) {
         let mut interval = tokio::time::interval(every);
         loop {
             interval.tick().await;
-            write_positions(&platform).await;
+            write_positions(&platform, platform.storage.positions.as_ref()).await;
         }
     });
 }
 
-async fn write_positions(platform: &Platform) {
+async fn write_positions(platform: &Platform, positions: &dyn PositionLog) {
     let batch: Vec<PositionRecord> = {
         let keys: Vec<RiderId> = platform.dirty_positions.iter().map(|e| *e.key()).collect();
         keys.into_iter().filter_map(|k| platform.dirty_positions.remove(&k).map(|(_, v)| v)).collect()
@@ -88,7 +91,7 @@ async fn write_positions(platform: &Platform) {
     if batch.is_empty() {
         return;
     }
-    if let Err(error) = platform.storage.positions.save_positions(&batch).await {
+    if let Err(error) = positions.save_positions(&batch).await {
         tracing::warn!(%error, n = batch.len(), "rider positions not written; keeping them for the next try");
         for record in batch {
             platform.dirty_positions.entry(RiderId::from_uuid(record.rider_id)).or_insert(record);
@@ -97,14 +100,32 @@ async fn write_positions(platform: &Platform) {
 }
 
 /// Snapshot every live actor and write pending positions (graceful shutdown).
+///
+/// The writes go through a connection made now rather than the running pool: the pool's
+/// connections may have been opened by HTTP workers, whose runtimes have just stopped and
+/// taken those connections' sockets with them. Only if no fresh connection can be had is
+/// the running pool tried.
 pub async fn shutdown(platform: &Arc<Platform>) {
     let orders = platform.live_orders();
-    let flushes = orders.iter().map(|a| a.send(Flush));
-    join_all(flushes).await;
     let stores = platform.stores();
-    join_all(stores.iter().map(|a| a.send(Flush))).await;
     let riders = platform.riders();
-    join_all(riders.iter().map(|a| a.send(Flush))).await;
-    write_positions(platform).await;
+    let mut snapshots: Vec<Snapshot> = Vec::new();
+    snapshots.extend(join_all(orders.iter().map(|a| a.send(Flush))).await.into_iter().filter_map(|s| s.ok().flatten()));
+    snapshots.extend(join_all(stores.iter().map(|a| a.send(Flush))).await.into_iter().filter_map(|s| s.ok().flatten()));
+    snapshots.extend(join_all(riders.iter().map(|a| a.send(Flush))).await.into_iter().filter_map(|s| s.ok().flatten()));
+    let fresh = match Storage::connect(&platform.settings.database.url, 2).await {
+        Ok(storage) => Some(storage),
+        Err(error) => {
+            tracing::warn!(%error, "no fresh connection for the shutdown flush; using the running pool");
+            None
+        }
+    };
+    let storage = fresh.as_ref().unwrap_or(&platform.storage);
+    for chunk in snapshots.chunks(SHUTDOWN_SNAPSHOT_BATCH) {
+        if let Err(error) = storage.events.save_snapshots(chunk).await {
+            tracing::warn!(%error, n = chunk.len(), "shutdown snapshots not written");
+        }
+    }
+    write_positions(platform, storage.positions.as_ref()).await;
     tracing::info!(orders = orders.len(), stores = stores.len(), riders = riders.len(), "state flushed");
 }

@@ -30,9 +30,10 @@ pub use store_actor::{BoardEntry, GetBoard, GetStore, QuoteOrder, StoreActor, St
 
 use actix::Message;
 
-/// Write a snapshot now (graceful shutdown).
+/// Hand over a snapshot of the state, if it moved since the last one (graceful shutdown:
+/// the caller writes them all).
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Option<crate::persistence::Snapshot>")]
 pub struct Flush;
 
 /// Make the actor panic inside its guarded code: proves that a fault is contained and the
