@@ -536,7 +536,7 @@ impl<'a> Replay<'a> {
     /// One tick: due orders go up for dispatch, then the board's matcher runs (unless
     /// `variant` holds back), under `variant`'s rules for this tick when one is given.
     fn tick(&mut self, variant: Option<Variant>, now: Minute) -> Result<(), ReplayError> {
-        let (settings, dispatch) = (self.settings, self.dispatch.clone());
+        let plain = self.dispatch.age_weight;
         if let Some(variant) = variant {
             self.adopt(variant);
         }
@@ -544,12 +544,12 @@ impl<'a> Replay<'a> {
         if !variant.is_some_and(|v| v.hold) {
             self.assign(now)?;
         }
-        self.settings = settings;
-        self.dispatch = dispatch;
+        self.dispatch.age_weight = plain;
         Ok(())
     }
 
-    /// Run under `variant`'s rules.
+    /// Run under `variant`'s rules (all a variant changes is the matcher's age weight;
+    /// [`Replay::tick`] puts it back after a tick).
     fn adopt(&mut self, variant: Variant) {
         self.dispatch.age_weight = variant.age_weight;
     }
