@@ -3,15 +3,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler};
 use futures_util::future::join_all;
 
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
 use crate::persistence::{PositionLog, PositionRecord, Snapshot, Storage, StorageError};
 
+use super::{Flush, GetOrder, GetRider, GetStore, Platform};
+
 /// Snapshots written per statement at shutdown.
 const SHUTDOWN_SNAPSHOT_BATCH: usize = 500;
-
-use super::{Flush, GetOrder, GetRider, GetStore, Platform};
 
 /// What recovery brought back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +101,15 @@ async fn write_positions(platform: &Platform, positions: &dyn PositionLog) {
     }
 }
 
+/// The snapshots `actors` hand over ([`Flush`]); one that has stopped has none to give.
+async fn snapshots_of<A>(actors: &[Addr<A>]) -> Vec<Snapshot>
+where
+    A: Actor + Handler<Flush>,
+    A::Context: ToEnvelope<A, Flush>,
+{
+    join_all(actors.iter().map(|a| a.send(Flush))).await.into_iter().filter_map(|s| s.ok().flatten()).collect()
+}
+
 /// Snapshot every live actor and write pending positions (graceful shutdown).
 ///
 /// The writes go through a connection made now rather than the running pool: the pool's
@@ -109,10 +120,9 @@ pub async fn shutdown(platform: &Arc<Platform>) {
     let orders = platform.live_orders();
     let stores = platform.stores();
     let riders = platform.riders();
-    let mut snapshots: Vec<Snapshot> = Vec::new();
-    snapshots.extend(join_all(orders.iter().map(|a| a.send(Flush))).await.into_iter().filter_map(|s| s.ok().flatten()));
-    snapshots.extend(join_all(stores.iter().map(|a| a.send(Flush))).await.into_iter().filter_map(|s| s.ok().flatten()));
-    snapshots.extend(join_all(riders.iter().map(|a| a.send(Flush))).await.into_iter().filter_map(|s| s.ok().flatten()));
+    let mut snapshots = snapshots_of(&orders).await;
+    snapshots.extend(snapshots_of(&stores).await);
+    snapshots.extend(snapshots_of(&riders).await);
     let fresh = match Storage::connect(&platform.settings.database.url, 2).await {
         Ok(storage) => Some(storage),
         Err(error) => {
