@@ -180,7 +180,7 @@ fn snapshot<A: EventSourced>(act: &mut A, every: i64) {
 }
 
 /// The snapshot for shutdown, if the state moved since the last one; the caller writes it.
-pub fn flush<A: EventSourced>(act: &mut A) -> Option<Snapshot> {
+pub fn final_snapshot<A: EventSourced>(act: &mut A) -> Option<Snapshot> {
     let stream = act.stream_mut();
     let state = stream.state.clone();
     stream.journal.snapshot_due(state.as_ref(), 1)
@@ -226,7 +226,7 @@ macro_rules! stream_handlers {
             type Result = actix::MessageResult<$crate::actors::Flush>;
 
             fn handle(&mut self, _: $crate::actors::Flush, _: &mut actix::Context<Self>) -> Self::Result {
-                actix::MessageResult($crate::actors::event_sourced::flush(self))
+                actix::MessageResult($crate::actors::event_sourced::final_snapshot(self))
             }
         }
 
