@@ -135,6 +135,20 @@ pub struct Replay<'a> {
     /// drop-off), and the orders those trips carried.
     busy_minutes: Minute,
     carried: usize,
+    /// This tick only, the board may not send this rider for this bundle ([`Choice::Withhold`]).
+    withheld: Option<(RiderId, OrderId)>,
+}
+
+/// What a tick runs under ([`Replay::choose`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Choice {
+    /// The plain rules.
+    Plain,
+    /// A variant of the rules ([`ReplaySettings::lookahead`]).
+    Vary(Variant),
+    /// The plain rules, except that this courier is not sent for this bundle this tick: the
+    /// matcher pairs them otherwise (the courier may take another bundle, or wait).
+    Withhold { courier: usize, lead: OrderId },
 }
 
 /// Most orders a courier's last trip of its shift carries (every drop-off sequence is
@@ -190,6 +204,7 @@ impl<'a> Replay<'a> {
             solution: Solution::default(),
             busy_minutes: 0,
             carried: 0,
+            withheld: None,
         }
     }
 
@@ -213,8 +228,8 @@ impl<'a> Replay<'a> {
                 self.handle(event, now)?;
             }
             if now % tick == 0 {
-                let variant = self.choose(now)?;
-                self.tick(variant, now)?;
+                let choice = self.choose(now)?;
+                self.tick(choice, now)?;
             }
             now += 1;
         }
@@ -512,13 +527,16 @@ impl<'a> Replay<'a> {
                     .map(|(_, state)| state.rider),
             );
         }
+        if let Some((rider, _)) = self.withheld.filter(|(_, withheld)| *withheld == lead) {
+            excluded.insert(rider);
+        }
         let since = clock(bundle.since.min(now));
         let pickup = self.instance.restaurants[bundle.restaurant].at;
         self.board.needs(lead, pickup, Need::Rider { excluded, since });
     }
 
-    /// Run a dispatch tick and carry out its offers.
-    fn assign(&mut self, now: Minute) -> Result<(), ReplayError> {
+    /// Run a dispatch tick and carry out its offers; returns who was sent for which bundle.
+    fn assign(&mut self, now: Minute) -> Result<Vec<(usize, OrderId)>, ReplayError> {
         if self.settings.shift_aware {
             // Who can still make a pickup changes as the clock runs and couriers move.
             let leads: Vec<OrderId> = self.waiting.keys().copied().collect();
@@ -527,25 +545,39 @@ impl<'a> Replay<'a> {
             }
         }
         let offers = self.board.tick(clock(now), &self.dispatch, self.settings.policy);
+        let mut sent = Vec::new();
         for offer in offers {
-            self.carry_out(offer, now)?;
+            sent.extend(self.carry_out(offer, now)?);
         }
-        Ok(())
+        Ok(sent)
     }
 
-    /// One tick: due orders go up for dispatch, then the board's matcher runs (unless
-    /// `variant` holds back), under `variant`'s rules for this tick when one is given.
-    fn tick(&mut self, variant: Option<Variant>, now: Minute) -> Result<(), ReplayError> {
+    /// One tick under `choice`: due orders go up for dispatch, then the board's matcher runs
+    /// (unless a variant holds back). Returns who was sent for which bundle.
+    fn tick(&mut self, choice: Choice, now: Minute) -> Result<Vec<(usize, OrderId)>, ReplayError> {
         let plain = self.dispatch.age_weight;
-        if let Some(variant) = variant {
-            self.adopt(variant);
+        let mut hold = false;
+        match choice {
+            Choice::Plain => {}
+            Choice::Vary(variant) => {
+                self.adopt(variant);
+                hold = variant.hold;
+            }
+            Choice::Withhold { courier, lead } => self.withheld = Some((self.couriers[courier].rider, lead)),
         }
         self.release(now)?;
-        if !variant.is_some_and(|v| v.hold) {
-            self.assign(now)?;
+        let mut sent = Vec::new();
+        if !hold {
+            if let Some((_, lead)) = self.withheld {
+                self.announce(lead, now);
+            }
+            sent = self.assign(now)?;
+        }
+        if let Some((_, lead)) = self.withheld.take() {
+            self.announce(lead, now);
         }
         self.dispatch.age_weight = plain;
-        Ok(())
+        Ok(sent)
     }
 
     /// Run under `variant`'s rules (all a variant changes is the matcher's age weight;
@@ -554,38 +586,44 @@ impl<'a> Replay<'a> {
         self.dispatch.age_weight = variant.age_weight;
     }
 
-    /// While couriers are scarce, which variant of the rules
-    /// ([`ReplaySettings::lookahead`]) this tick runs under. Each is tried on a copy of the
-    /// day that holds only the orders placed so far (nothing of the future leaks in): this
-    /// tick under the variant, then the rest of the day under its age weight, to the last
-    /// shift's end. Most orders delivered wins, then the least click-to-door in total; ties
-    /// go to the plain rules (`None`). With no courier free the tick decides little, and
-    /// nothing is tried.
-    fn choose(&self, now: Minute) -> Result<Option<Variant>, ReplayError> {
+    /// While couriers are scarce, what this tick runs under: the plain rules, a variant of
+    /// them ([`ReplaySettings::lookahead`]), or the plain rules with one of the plain tick's
+    /// sendings withheld. Each is tried on a copy of the day that holds only the orders
+    /// placed so far (nothing of the future leaks in): this tick under the choice, then the
+    /// rest of the day under its age weight, to the last shift's end. Most orders delivered
+    /// wins, then the least click-to-door in total; ties go to the plain rules. With no
+    /// courier free the tick decides little, and nothing is tried.
+    fn choose(&self, now: Minute) -> Result<Choice, ReplayError> {
         let variants = self.settings.lookahead;
         if variants.is_empty() || self.board.free_riders() == 0 || self.pressure(now) == Pressure::Calm {
-            return Ok(None);
+            return Ok(Choice::Plain);
         }
         let known = self.known_at(now);
-        // Orders delivered, then the least click-to-door in total.
-        type Score = (usize, Reverse<Minute>);
-        let mut best: Option<(Score, Option<Variant>)> = None;
-        for variant in std::iter::once(None).chain(variants.iter().copied().map(Some)) {
+        let mut plain = known.clone();
+        let sent = plain.tick(Choice::Plain, now)?;
+        plain.run_from(now + 1)?;
+        let mut best = (plain.score(), Choice::Plain);
+        let withheld = sent.into_iter().map(|(courier, lead)| Choice::Withhold { courier, lead });
+        for choice in variants.iter().copied().map(Choice::Vary).chain(withheld) {
             let mut trial = known.clone();
-            trial.tick(variant, now)?;
-            if let Some(variant) = variant {
+            trial.tick(choice, now)?;
+            if let Choice::Vary(variant) = choice {
                 trial.adopt(variant);
             }
             trial.run_from(now + 1)?;
-            let delivered = &trial.solution.deliveries;
-            let click_to_door: Minute =
-                delivered.iter().map(|d| d.dropoff_at - self.instance.orders[d.order].placed).sum();
-            let score = (delivered.len(), Reverse(click_to_door));
-            if best.as_ref().is_none_or(|(b, _)| score > *b) {
-                best = Some((score, variant));
+            let score = trial.score();
+            if score > best.0 {
+                best = (score, choice);
             }
         }
-        Ok(best.and_then(|(_, variant)| variant))
+        Ok(best.1)
+    }
+
+    /// How a trial day went: orders delivered, then the least click-to-door in total.
+    fn score(&self) -> (usize, Reverse<Minute>) {
+        let delivered = &self.solution.deliveries;
+        let click_to_door: Minute = delivered.iter().map(|d| d.dropoff_at - self.instance.orders[d.order].placed).sum();
+        (delivered.len(), Reverse(click_to_door))
     }
 
     /// A copy of the day as dispatch knows it at `now`: the orders placed by then, the
@@ -664,10 +702,12 @@ impl<'a> Replay<'a> {
         Ok(pickup_at)
     }
 
-    fn carry_out(&mut self, offer: Offer, now: Minute) -> Result<(), ReplayError> {
+    /// Carry out one offer of the board; returns the courier and bundle when the courier
+    /// took it.
+    fn carry_out(&mut self, offer: Offer, now: Minute) -> Result<Option<(usize, OrderId)>, ReplayError> {
         let Some(bundle) = self.waiting.remove(&offer.order) else {
             self.board.withdraw(offer.order);
-            return Ok(());
+            return Ok(None);
         };
         let courier = self.courier_of[&offer.rider];
         let rider = offer.rider;
@@ -693,7 +733,7 @@ impl<'a> Replay<'a> {
             if resync {
                 self.announce(lead, now);
             }
-            return Ok(());
+            return Ok(None);
         }
         for order in &bundle.orders {
             self.drive(*order, OrderCommand::AcceptOffer { rider }, now)?;
@@ -726,7 +766,7 @@ impl<'a> Replay<'a> {
         let state = &mut self.couriers[courier];
         state.place = place;
         state.free_at = done_at;
-        Ok(())
+        Ok(Some((courier, offer.order)))
     }
 }
 
@@ -768,6 +808,21 @@ mod tests {
         assert!(known.settings.lookahead.is_empty(), "trials run under the plain rules");
         assert_eq!(placements(&replay), vec![0, 1], "the day itself keeps every order");
         assert_eq!(placements(&replay.known_at(30)), vec![0, 1]);
+    }
+
+    #[test]
+    fn a_withheld_sending_waits_one_tick_only() {
+        let instance = day();
+        let mut replay = Replay::new(&instance, ReplaySettings::tuned());
+        let now = 19;
+        while let Some(event) = replay.agenda.next_due(now) {
+            replay.handle(event, now).unwrap();
+        }
+        let lead = replay.ids[0];
+        let withheld = replay.tick(Choice::Withhold { courier: 0, lead }, now).unwrap();
+        assert!(withheld.is_empty(), "the only courier is kept off the only bundle");
+        assert!(replay.solution.assignments.is_empty());
+        assert_eq!(replay.tick(Choice::Plain, now + 1).unwrap(), vec![(0, lead)], "the next tick sends it");
     }
 
     #[test]
