@@ -138,8 +138,8 @@ struct PolicyArgs {
     /// placed orders it can pick up before the shift ends.
     #[arg(long, default_value_t = ReplaySettings::tuned().last_trip, action = clap::ArgAction::Set)]
     last_trip: bool,
-    /// While couriers are scarce, each tick first tries variants of the rules on the orders
-    /// known so far and runs under the one that delivers most.
+    /// While couriers are scarce, each tick first tries variants of the rules (and of who
+    /// it sends) on the orders known so far and runs under the one that delivers most.
     #[arg(long, default_value_t = !ReplaySettings::tuned().lookahead.is_empty(), action = clap::ArgAction::Set)]
     lookahead: bool,
 }

@@ -135,21 +135,23 @@ pub struct Replay<'a> {
     /// drop-off), and the orders those trips carried.
     busy_minutes: Minute,
     carried: usize,
-    /// This tick only, the board may not send this rider for this bundle ([`Choice::Withhold`]).
+    /// This tick only, the board may not send this rider for this bundle ([`Choice::withheld`]).
     withheld: Option<(RiderId, OrderId)>,
 }
 
 /// What a tick runs under ([`Replay::choose`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Choice {
-    /// The plain rules.
-    Plain,
-    /// A variant of the rules ([`ReplaySettings::lookahead`]).
-    Vary(Variant),
-    /// The plain rules, except that this courier is not sent for this bundle this tick: the
-    /// matcher pairs them otherwise (the courier may take another bundle, or wait).
-    Withhold { courier: usize, lead: OrderId },
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Choice {
+    /// A variant of the rules ([`ReplaySettings::lookahead`]); `None`: the plain rules.
+    variant: Option<Variant>,
+    /// This courier is not sent for this bundle (by its lead order) this tick: the matcher
+    /// pairs them otherwise (the courier may take another bundle, or wait).
+    withheld: Option<(usize, OrderId)>,
 }
+
+/// How a trial day went ([`Replay::score`]): orders delivered, then the least click-to-door
+/// in total.
+type Score = (usize, Reverse<Minute>);
 
 /// Most orders a courier's last trip of its shift carries (every drop-off sequence is
 /// tried).
@@ -556,18 +558,13 @@ impl<'a> Replay<'a> {
     /// (unless a variant holds back). Returns who was sent for which bundle.
     fn tick(&mut self, choice: Choice, now: Minute) -> Result<Vec<(usize, OrderId)>, ReplayError> {
         let plain = self.dispatch.age_weight;
-        let mut hold = false;
-        match choice {
-            Choice::Plain => {}
-            Choice::Vary(variant) => {
-                self.adopt(variant);
-                hold = variant.hold;
-            }
-            Choice::Withhold { courier, lead } => self.withheld = Some((self.couriers[courier].rider, lead)),
+        if let Some(variant) = choice.variant {
+            self.adopt(variant);
         }
+        self.withheld = choice.withheld.map(|(courier, lead)| (self.couriers[courier].rider, lead));
         self.release(now)?;
         let mut sent = Vec::new();
-        if !hold {
+        if !choice.variant.is_some_and(|v| v.hold) {
             if let Some((_, lead)) = self.withheld {
                 self.announce(lead, now);
             }
@@ -586,41 +583,54 @@ impl<'a> Replay<'a> {
         self.dispatch.age_weight = variant.age_weight;
     }
 
-    /// While couriers are scarce, what this tick runs under: the plain rules, a variant of
-    /// them ([`ReplaySettings::lookahead`]), or the plain rules with one of the plain tick's
-    /// sendings withheld. Each is tried on a copy of the day that holds only the orders
-    /// placed so far (nothing of the future leaks in): this tick under the choice, then the
-    /// rest of the day under its age weight, to the last shift's end. Most orders delivered
-    /// wins, then the least click-to-door in total; ties go to the plain rules. With no
-    /// courier free the tick decides little, and nothing is tried.
+    /// While couriers are scarce, what this tick runs under: the plain rules or a variant of
+    /// them ([`ReplaySettings::lookahead`]), each as it is or with one of the couriers it
+    /// sends this tick withheld from its bundle. Each is tried on a copy of the day that
+    /// holds only the orders placed so far (nothing of the future leaks in): this tick under
+    /// the choice, then the rest of the day under its age weight, to the last shift's end.
+    /// Most orders delivered wins, then the least click-to-door in total; ties go to the
+    /// plain rules. With no courier free the tick decides little, and nothing is tried.
     fn choose(&self, now: Minute) -> Result<Choice, ReplayError> {
         let variants = self.settings.lookahead;
         if variants.is_empty() || self.board.free_riders() == 0 || self.pressure(now) == Pressure::Calm {
-            return Ok(Choice::Plain);
+            return Ok(Choice::default());
         }
         let known = self.known_at(now);
-        let mut plain = known.clone();
-        let sent = plain.tick(Choice::Plain, now)?;
-        plain.run_from(now + 1)?;
-        let mut best = (plain.score(), Choice::Plain);
-        let withheld = sent.into_iter().map(|(courier, lead)| Choice::Withhold { courier, lead });
-        for choice in variants.iter().copied().map(Choice::Vary).chain(withheld) {
-            let mut trial = known.clone();
-            trial.tick(choice, now)?;
-            if let Choice::Vary(variant) = choice {
-                trial.adopt(variant);
+        let mut best: Option<(Score, Choice)> = None;
+        let mut keep = |score, choice| {
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, choice));
             }
-            trial.run_from(now + 1)?;
-            let score = trial.score();
-            if score > best.0 {
-                best = (score, choice);
-            }
+        };
+        // Whole rule sets first, so a finer change (one sending withheld) wins only when it
+        // does strictly better.
+        let mut sendings = Vec::new();
+        for variant in std::iter::once(None).chain(variants.iter().copied().map(Some)) {
+            let choice = Choice { variant, withheld: None };
+            let (sent, score) = known.trial(choice, now)?;
+            keep(score, choice);
+            sendings.extend(sent.into_iter().map(|withheld| Choice { variant, withheld: Some(withheld) }));
         }
-        Ok(best.1)
+        for choice in sendings {
+            keep(known.trial(choice, now)?.1, choice);
+        }
+        Ok(best.map(|(_, choice)| choice).unwrap_or_default())
+    }
+
+    /// Play the rest of a copy of the day out from this tick under `choice`; returns who
+    /// the tick sent for which bundle, and how the day went.
+    fn trial(&self, choice: Choice, now: Minute) -> Result<(Vec<(usize, OrderId)>, Score), ReplayError> {
+        let mut trial = self.clone();
+        let sent = trial.tick(choice, now)?;
+        if let Some(variant) = choice.variant {
+            trial.adopt(variant);
+        }
+        trial.run_from(now + 1)?;
+        Ok((sent, trial.score()))
     }
 
     /// How a trial day went: orders delivered, then the least click-to-door in total.
-    fn score(&self) -> (usize, Reverse<Minute>) {
+    fn score(&self) -> Score {
         let delivered = &self.solution.deliveries;
         let click_to_door: Minute = delivered.iter().map(|d| d.dropoff_at - self.instance.orders[d.order].placed).sum();
         (delivered.len(), Reverse(click_to_door))
@@ -819,10 +829,10 @@ mod tests {
             replay.handle(event, now).unwrap();
         }
         let lead = replay.ids[0];
-        let withheld = replay.tick(Choice::Withhold { courier: 0, lead }, now).unwrap();
+        let withheld = replay.tick(Choice { variant: None, withheld: Some((0, lead)) }, now).unwrap();
         assert!(withheld.is_empty(), "the only courier is kept off the only bundle");
         assert!(replay.solution.assignments.is_empty());
-        assert_eq!(replay.tick(Choice::Plain, now + 1).unwrap(), vec![(0, lead)], "the next tick sends it");
+        assert_eq!(replay.tick(Choice::default(), now + 1).unwrap(), vec![(0, lead)], "the next tick sends it");
     }
 
     #[test]

@@ -77,8 +77,9 @@ pub struct ReplaySettings {
     /// Short-handed, a courier's last pickup of its shift also takes the restaurant's other
     /// placed orders it can pick up before the shift ends.
     pub last_trip: bool,
-    /// While couriers are scarce, each tick weighs these variants against the plain rules
-    /// on the orders known so far and runs under the best (none: always the plain rules).
+    /// While couriers are scarce, each tick weighs these variants against the plain rules,
+    /// each also with one of its sendings withheld, on the orders known so far and runs
+    /// under the best (none: always the plain rules).
     pub lookahead: &'static [Variant],
 }
 
