@@ -539,12 +539,15 @@ impl<'a> Replay<'a> {
 
     /// Run a dispatch tick and carry out its offers; returns who was sent for which bundle.
     fn assign(&mut self, now: Minute) -> Result<Vec<(usize, OrderId)>, ReplayError> {
-        if self.settings.shift_aware {
-            // Who can still make a pickup changes as the clock runs and couriers move.
-            let leads: Vec<OrderId> = self.waiting.keys().copied().collect();
-            for lead in leads {
-                self.announce(lead, now);
-            }
+        // Who can still make a pickup changes as the clock runs and couriers move; a
+        // withheld sending changes who one bundle may have.
+        let leads: Vec<OrderId> = if self.settings.shift_aware {
+            self.waiting.keys().copied().collect()
+        } else {
+            self.withheld.map(|(_, lead)| lead).into_iter().collect()
+        };
+        for lead in leads {
+            self.announce(lead, now);
         }
         let offers = self.board.tick(clock(now), &self.dispatch, self.settings.policy);
         let mut sent = Vec::new();
@@ -565,11 +568,9 @@ impl<'a> Replay<'a> {
         self.release(now)?;
         let mut sent = Vec::new();
         if !choice.variant.is_some_and(|v| v.hold) {
-            if let Some((_, lead)) = self.withheld {
-                self.announce(lead, now);
-            }
             sent = self.assign(now)?;
         }
+        // The exclusion lasts this tick only, also through a next tick that holds back.
         if let Some((_, lead)) = self.withheld.take() {
             self.announce(lead, now);
         }
