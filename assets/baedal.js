@@ -22,7 +22,41 @@ const Baedal = (() => {
     }
   }
 
-  async function api(role, method, path, body) {
+  function remember(role, email, tokens) {
+    const saved = {
+      role,
+      subject: tokens.subject,
+      email,
+      token: tokens.access_token,
+      refresh: tokens.refresh_token,
+      expires: Date.now() + tokens.expires_in * 1000,
+    };
+    sessionStorage.setItem(storageKey(role), JSON.stringify(saved));
+    return saved;
+  }
+
+  function forget(role) {
+    sessionStorage.removeItem(storageKey(role));
+    location.reload();
+  }
+
+  // Trade the session's refresh token for new tokens (each works once); false when the
+  // server refuses it (used, revoked, expired): then the caller signs in again.
+  async function renew(role) {
+    let current;
+    try { current = JSON.parse(sessionStorage.getItem(storageKey(role)) || "null"); } catch (_) { current = null; }
+    if (!current || !current.refresh) return false;
+    const response = await fetch("/v1/auth/refresh", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ refresh_token: current.refresh }),
+    }).catch(() => null);
+    if (!response || !response.ok) return false;
+    remember(role, current.email, await response.json());
+    return true;
+  }
+
+  async function api(role, method, path, body, retried) {
     const current = session(role);
     const headers = { Accept: "application/json" };
     if (current) headers.Authorization = `Bearer ${current.token}`;
@@ -30,9 +64,10 @@ const Baedal = (() => {
     const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const data = await response.json().catch(() => null);
     if (response.status === 401 && current) {
-      // The session expired or was revoked: back to the sign-in form.
-      sessionStorage.removeItem(storageKey(role));
-      location.reload();
+      // An expired token is renewed once; a revoked one (or a failed renewal) means signing in again.
+      const code = data && data.error && data.error.code;
+      if (code === "token_expired" && !retried && (await renew(role))) return api(role, method, path, body, true);
+      forget(role);
     }
     if (!response.ok) {
       const error = (data && data.error) || {};
@@ -73,14 +108,7 @@ const Baedal = (() => {
             out.textContent = `This page is for ${role} accounts; that one is a ${tokens.role} account.`;
             return;
           }
-          const saved = {
-            role,
-            subject: tokens.subject,
-            email: form.elements.email.value.trim(),
-            token: tokens.access_token,
-            expires: Date.now() + tokens.expires_in * 1000,
-          };
-          sessionStorage.setItem(storageKey(role), JSON.stringify(saved));
+          const saved = remember(role, form.elements.email.value.trim(), tokens);
           form.hidden = true;
           app.hidden = false;
           showWho(saved);
@@ -99,10 +127,15 @@ const Baedal = (() => {
     const out = document.createElement("a");
     out.href = "#";
     out.textContent = "sign out";
-    out.addEventListener("click", (event) => {
+    out.addEventListener("click", async (event) => {
       event.preventDefault();
-      sessionStorage.removeItem(storageKey(current.role));
-      location.reload();
+      // Revoke the tokens (and so close this session's sockets) before forgetting them.
+      await fetch("/v1/auth/logout", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${current.token}` },
+        body: JSON.stringify({ refresh_token: current.refresh || "" }),
+      }).catch(() => null);
+      forget(current.role);
     });
     who.appendChild(out);
   }
@@ -119,7 +152,17 @@ const Baedal = (() => {
       ws.onmessage = (event) => {
         try { onMessage(JSON.parse(event.data)); } catch (error) { console.error(error); }
       };
-      ws.onclose = () => { setTimeout(open, delay); delay = Math.min(delay * 2, 15000); };
+      ws.onclose = async (event) => {
+        // 4001: the token expired; renew it and reconnect (the snapshot resumes where the page
+        // was). 4003: revoked; sign in again. Anything else: reconnect with a growing delay.
+        if (event.code === 4001) {
+          if (await renew(role)) { open(); } else { forget(role); }
+          return;
+        }
+        if (event.code === 4003) { forget(role); return; }
+        setTimeout(open, delay);
+        delay = Math.min(delay * 2, 15000);
+      };
     };
     open();
   }

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http::limits::LimitSettings;
 use crate::matching::SpeedModel;
 use crate::payment::SandboxSettings;
 use crate::persistence::GroupCommitSettings;
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -27,17 +27,25 @@ pub struct Settings {
     pub limits: LimitSettings,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AuthSettings {
-    /// Signs tokens (HS256). Change it in production: the default is public.
+    /// Signs tokens (HS256). At least 32 bytes, and never the public development key: the
+    /// server refuses to start otherwise, except with the demo city.
     pub secret: String,
     /// The key id written into tokens, so the key can rotate.
     pub kid: String,
     /// A previous key that still verifies while its tokens expire.
     pub previous_secret: Option<String>,
     pub previous_kid: Option<String>,
+    /// Lifetime of an access token. A token claiming to live longer is refused.
     pub token_ttl_secs: i64,
+    /// Password hashes (argon2, 19 MiB each) computed at once, server-wide.
+    pub hash_concurrency: usize,
+    /// Callers that may wait for a hashing slot; beyond them the answer is 503.
+    pub hash_queue: usize,
+    /// How long a caller waits for a hashing slot before the answer is 503.
+    pub hash_wait_ms: u64,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -48,6 +56,9 @@ impl std::fmt::Debug for AuthSettings {
             .field("kid", &self.kid)
             .field("previous_kid", &self.previous_kid)
             .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("hash_concurrency", &self.hash_concurrency)
+            .field("hash_queue", &self.hash_queue)
+            .field("hash_wait_ms", &self.hash_wait_ms)
             .finish()
     }
 }
@@ -60,14 +71,56 @@ impl Default for AuthSettings {
             previous_secret: None,
             previous_kid: None,
             token_ttl_secs: 3600,
+            hash_concurrency: 2,
+            hash_queue: 32,
+            hash_wait_ms: 5000,
         }
     }
 }
 
-/// The development signing key; the server warns when it runs with it.
+/// The development signing key. It is public: the server runs with it only for the demo
+/// city, and warns.
 pub const DEV_SECRET: &str = "baedal-development-secret-change-me";
 
+/// The shortest signing key taken: HS256 keys shorter than its 32-byte output are guessable
+/// well below its strength.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// A configuration the server refuses to start with.
+#[derive(Debug, thiserror::Error)]
+pub enum UnsafeSettings {
+    #[error("auth.{which} is the public development key; set BAEDAL__AUTH__SECRET to a secret of at least {MIN_SECRET_BYTES} bytes (only the demo city may run with it)")]
+    DevelopmentKey { which: &'static str },
+    #[error("auth.{which} is {len} bytes; it must be at least {MIN_SECRET_BYTES} (only the demo city may run with a shorter one)")]
+    ShortKey { which: &'static str, len: usize },
+    #[error("auth.token_ttl_secs must be at least 1, not {0}")]
+    TokenLifetime(i64),
+}
+
 impl AuthSettings {
+    /// The signing keys' strength: outside the demo city (`demo`), a key under
+    /// [`MIN_SECRET_BYTES`] or equal to the development key is refused; in the demo it is
+    /// allowed and reported as a warning.
+    pub fn check(&self, demo: bool) -> Result<Vec<UnsafeSettings>, UnsafeSettings> {
+        if self.token_ttl_secs < 1 {
+            return Err(UnsafeSettings::TokenLifetime(self.token_ttl_secs));
+        }
+        let mut problems = Vec::new();
+        let keys =
+            std::iter::once(("secret", Some(&self.secret))).chain([("previous_secret", self.previous_secret.as_ref())]);
+        for (which, secret) in keys {
+            let Some(secret) = secret else { continue };
+            if secret == DEV_SECRET {
+                problems.push(UnsafeSettings::DevelopmentKey { which });
+            } else if secret.len() < MIN_SECRET_BYTES {
+                problems.push(UnsafeSettings::ShortKey { which, len: secret.len() });
+            }
+        }
+        match (demo, problems.is_empty()) {
+            (false, false) => Err(problems.remove(0)),
+            _ => Ok(problems),
+        }
+    }
     /// (kid, secret) pairs, the signing key first.
     pub fn keys(&self) -> Vec<(String, String)> {
         let mut keys = vec![(self.kid.clone(), self.secret.clone())];
@@ -78,7 +131,7 @@ impl AuthSettings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct WsSettings {
     /// Messages queued for one socket before its client counts as too slow and is closed.
@@ -88,15 +141,27 @@ pub struct WsSettings {
     pub heartbeat_secs: u64,
     /// No frame or pong for this long: the socket is closed.
     pub client_timeout_secs: u64,
+    /// Sockets open at once for one subject (a customer's phones, a store's tablets).
+    pub sockets_per_subject: usize,
+    /// Sockets open at once from one client address (one address may front a whole office
+    /// or a carrier's NAT: keep it wide).
+    pub sockets_per_ip: usize,
 }
 
 impl Default for WsSettings {
     fn default() -> Self {
-        WsSettings { outbound_queue: 256, max_frame_bytes: 16 * 1024, heartbeat_secs: 5, client_timeout_secs: 15 }
+        WsSettings {
+            outbound_queue: 256,
+            max_frame_bytes: 16 * 1024,
+            heartbeat_secs: 5,
+            client_timeout_secs: 15,
+            sockets_per_subject: 8,
+            sockets_per_ip: 1000,
+        }
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ServerSettings {
     pub host: String,
@@ -105,9 +170,12 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds in-flight requests get to finish on SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Seconds a client has to send a request's headers, and then again its whole body: a
+    /// client that goes silent part-way is answered 408 and let go.
+    pub request_timeout_secs: u64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
     /// `sqlite://data/baedal.db` (embedded default) or `postgres://...`.
@@ -117,13 +185,20 @@ pub struct DatabaseSettings {
     pub group_commit: GroupCommitSettings,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct OrderSettings {
     /// Write a snapshot every this many events of a stream.
     pub snapshot_every: i64,
     /// How close to the drop-off a rider must be to mark an order delivered.
     pub delivery_geofence_m: f64,
+    /// How close to the store a rider must be to mark an order picked up.
+    pub pickup_geofence_m: f64,
+    /// A position a rider reports with a command must agree with the rider's last ping:
+    /// no farther from it than this speed allows in the time since (plus GPS noise).
+    pub max_rider_speed_kmh: f64,
+    /// The rider's last ping must be this recent for a pickup or a delivery.
+    pub ping_max_age_secs: u64,
     /// Backoff between retries of a failed void or capture.
     pub payment_retry_ms: u64,
     /// An authorization the provider has not answered this long after placement rejects
@@ -131,7 +206,7 @@ pub struct OrderSettings {
     pub payment_timeout_secs: u64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct DispatchSettings {
     pub tick_ms: u64,
@@ -156,7 +231,7 @@ pub struct DispatchSettings {
     pub position_flush_ms: u64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct DemoSettings {
     /// Seed the demo city (stores, menus, riders online) when the database has no stores.
@@ -171,7 +246,7 @@ pub struct DemoSettings {
 /// real kitchen's and rider's pace: a store answers within a minute and cooks for 5 to 15,
 /// riders answer an offer within seconds and ride at 15 to 25 km/h to customers up to 2 km
 /// away; two orders a minute keep the demo city's 36 riders about three quarters busy.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SimulatorSettings {
     /// `false` for real use: the demo city is then only driven by real clients.
@@ -217,9 +292,15 @@ impl Default for SimulatorSettings {
 }
 
 /// A share between 0 and 1.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "f64")]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(try_from = "f64", into = "f64")]
 pub struct Share(f64);
+
+impl From<Share> for f64 {
+    fn from(share: Share) -> f64 {
+        share.0
+    }
+}
 
 impl Share {
     pub fn get(self) -> f64 {
@@ -241,7 +322,7 @@ impl TryFrom<f64> for Share {
 
 /// A range of non-negative values, `min <= max` (`{ min = 30, max = 90 }` in the file,
 /// `..._MIN` / `..._MAX` in the environment).
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "RawBetween")]
 pub struct Between {
     min: f64,
@@ -288,7 +369,7 @@ impl Between {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct LogSettings {
     /// An `EnvFilter` directive; `RUST_LOG` wins when set.
@@ -299,7 +380,13 @@ pub struct LogSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { host: "127.0.0.1".into(), port: 8080, workers: 2, shutdown_timeout_secs: 10 }
+        ServerSettings {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            workers: 2,
+            shutdown_timeout_secs: 10,
+            request_timeout_secs: 10,
+        }
     }
 }
 
@@ -318,6 +405,9 @@ impl Default for OrderSettings {
         OrderSettings {
             snapshot_every: 10,
             delivery_geofence_m: 150.0,
+            pickup_geofence_m: 300.0,
+            max_rider_speed_kmh: 80.0,
+            ping_max_age_secs: 120,
             payment_retry_ms: 2000,
             payment_timeout_secs: 60,
         }
@@ -421,5 +511,65 @@ mod tests {
         let settings = parse("[simulator]\nenabled = false\nreject_share = 0.5").unwrap();
         assert!(!settings.simulator.enabled);
         assert_eq!(settings.simulator.reject_share.get(), 0.5);
+    }
+
+    /// Every key of `value` as a dotted path (`orders.delivery_geofence_m`), with whether its
+    /// default is unset (`None`).
+    fn keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, bool)>) {
+        let serde_json::Value::Object(fields) = value else { return };
+        for (name, field) in fields {
+            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            // A range (`{ min, max }`) is one setting, written inline.
+            let is_range = field.as_object().is_some_and(|o| o.len() == 2 && o.contains_key("min"));
+            if field.is_object() && !is_range {
+                keys(&path, field, out);
+            } else {
+                out.push((path, field.is_null()));
+            }
+        }
+    }
+
+    #[test]
+    fn the_example_file_lists_every_setting_at_its_default() {
+        let example = include_str!("../baedal.example.toml");
+        let defaults = serde_json::to_value(Settings::default()).unwrap();
+        let parsed = serde_json::to_value(parse(example).expect("baedal.example.toml")).unwrap();
+        assert_eq!(parsed, defaults, "the example's values are the defaults");
+        let mut wanted = Vec::new();
+        keys("", &defaults, &mut wanted);
+        let listed: serde_json::Value = config::Config::builder()
+            .add_source(config::File::from_str(example, config::FileFormat::Toml))
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .unwrap();
+        let mut present = Vec::new();
+        keys("", &listed, &mut present);
+        let present: Vec<&str> = present.iter().map(|(k, _)| k.as_str()).collect();
+        for (key, unset) in &wanted {
+            let name = key.rsplit('.').next().unwrap();
+            // A setting unset by default is shown commented out in its section.
+            let shown =
+                if *unset { example.contains(&format!("# {name} = ")) } else { present.contains(&key.as_str()) };
+            assert!(shown, "baedal.example.toml lacks `{key}`");
+        }
+        let known: Vec<&str> = wanted.iter().map(|(k, _)| k.as_str()).collect();
+        for key in present {
+            assert!(known.contains(&key), "baedal.example.toml has `{key}`, which is no setting");
+        }
+    }
+
+    #[test]
+    fn weak_signing_keys_are_refused_outside_the_demo() {
+        let mut auth = AuthSettings::default();
+        assert!(matches!(auth.check(false), Err(UnsafeSettings::DevelopmentKey { .. })));
+        assert_eq!(auth.check(true).unwrap().len(), 1, "the demo runs with a warning");
+        for short in ["", "x", "thirty-one bytes is too short!!"] {
+            auth.secret = short.into();
+            assert!(matches!(auth.check(false), Err(UnsafeSettings::ShortKey { .. })), "{short:?}");
+        }
+        auth.secret = "a".repeat(MIN_SECRET_BYTES);
+        assert!(auth.check(false).unwrap().is_empty());
+        auth.previous_secret = Some(DEV_SECRET.into());
+        assert!(auth.check(false).is_err(), "a retired key counts too");
     }
 }

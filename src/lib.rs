@@ -11,6 +11,7 @@ pub mod domain;
 pub mod drill;
 pub mod http;
 pub mod matching;
+pub mod memory;
 pub mod payment;
 pub mod persistence;
 pub mod replay;

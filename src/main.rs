@@ -187,6 +187,7 @@ async fn serve() -> anyhow::Result<()> {
     telemetry::init(&settings.log.filter, &settings.log.format);
     let demo = settings.demo.enabled;
     let keys = settings.auth.keys();
+    let ttl = settings.auth.token_ttl_secs;
     let host = settings.server.host.clone();
     let backend = if settings.database.url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" };
     let app = Application::build(settings).await?;
@@ -195,10 +196,12 @@ async fn serve() -> anyhow::Result<()> {
         "baedal listening on {base} ({backend}; recovered {} stores, {} riders, {} live orders)",
         app.recovered.stores, app.recovered.riders, app.recovered.orders
     );
-    if demo {
+    // Ready-made tokens only for the demo city, and only while it is there: they name the
+    // demo's own customer, store and rider.
+    if demo && app.platform().store(baedal::sim::demo::demo_store()).is_some() {
         let auth = JwtAuthenticator::new(&keys).map_err(|e| anyhow::anyhow!("token keys: {e}"))?;
-        let token = |role, subject| auth.issue(Identity { role, subject }, 24 * 3600);
-        println!("{}", baedal::sim::demo::hints(&base, token));
+        let token = |role, subject| auth.issue(Identity { role, subject }, ttl);
+        println!("{}", baedal::sim::demo::hints(&base, ttl, token));
     }
     app.run_until_stopped().await
 }

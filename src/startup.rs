@@ -15,12 +15,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actors::city_board::CityBoard;
 use crate::actors::{self, Platform, Recovered};
-use crate::auth::{Accounts, Authenticator, JwtAuthenticator};
+use crate::auth::{Accounts, Authenticator, Hashing, JwtAuthenticator, Revocations};
 use crate::config::Settings;
 use crate::http::limits::Limits;
+use crate::http::ws::SocketCaps;
 use crate::payment::{CircuitBreaker, SandboxGateway};
 use crate::persistence::Storage;
-use crate::{http, sim, telemetry};
+use crate::{http, memory, sim, telemetry};
 
 pub struct Application {
     server: Server,
@@ -34,6 +35,10 @@ impl Application {
     /// listener (port 0 picks a free one). Must run inside an actix system.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
+        for warning in settings.auth.check(settings.demo.enabled).context("refusing to start")? {
+            tracing::warn!("{warning}: tolerated for the demo city only");
+        }
+        memory::return_large_blocks();
         telemetry::metrics();
         prepare_sqlite_dir(&settings.database.url)?;
         let storage = Storage::connect(&settings.database.url, settings.database.max_connections)
@@ -48,18 +53,38 @@ impl Application {
         let platform = Platform::new(settings.clone(), storage, gateway.clone(), actix::Arbiter::current());
         let sandbox = web::Data::new(gateway);
         let limits = web::Data::new(Limits::new(&settings.limits));
-        let pruned = limits.clone();
+        let revocations = Arc::new(Revocations::default());
+        let (pruned, denied) = (limits.clone(), revocations.clone());
         actix::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
                 pruned.prune();
+                denied.prune(chrono::Utc::now().timestamp());
             }
         });
 
-        let jwt = Arc::new(JwtAuthenticator::new(&settings.auth.keys()).context("configuring token keys")?);
-        let accounts =
-            web::Data::new(Accounts::new(platform.storage.accounts.clone(), jwt.clone(), settings.auth.token_ttl_secs));
+        let ttl = settings.auth.token_ttl_secs;
+        let jwt = Arc::new(
+            JwtAuthenticator::new(&settings.auth.keys())
+                .context("configuring token keys")?
+                .verifying(ttl, revocations.clone()),
+        );
+        let hashing = Hashing::new(
+            settings.auth.hash_concurrency,
+            settings.auth.hash_queue,
+            Duration::from_millis(settings.auth.hash_wait_ms),
+        );
+        let accounts = web::Data::new(Accounts::new(
+            platform.storage.accounts.clone(),
+            jwt.clone(),
+            revocations.clone(),
+            hashing,
+            ttl,
+        ));
+        accounts.load_revocations().await.context("loading revoked tokens")?;
+        let caps = web::Data::new(SocketCaps::new(&settings.ws));
+        let revocations = web::Data::new(revocations);
 
         let recovered = actors::recover(&platform).await.context("recovering live state")?;
         if settings.demo.enabled {
@@ -72,14 +97,13 @@ impl Application {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
-        if settings.auth.secret == crate::config::DEV_SECRET {
-            tracing::warn!("auth.secret is the public development key: set BAEDAL__AUTH__SECRET in production");
-        }
         let authenticator: Arc<dyn Authenticator> = jwt;
         let auth = web::Data::new(authenticator);
         let data = web::Data::new(platform.clone());
+        let body_timeout = Duration::from_secs(settings.server.request_timeout_secs.max(1));
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
+                .wrap(actix_web::middleware::from_fn(http::headers::add))
                 .wrap(actix_web::middleware::from_fn(telemetry::observe_http))
                 .wrap(tracing_actix_web::TracingLogger::<telemetry::RequestSpans>::new())
                 .app_data(data.clone())
@@ -88,6 +112,9 @@ impl Application {
                 .app_data(sandbox.clone())
                 .app_data(limits.clone())
                 .app_data(board.clone())
+                .app_data(caps.clone())
+                .app_data(revocations.clone())
+                .app_data(web::Data::new(http::extract::BodyTimeout(body_timeout)))
                 .into_utoipa_app()
                 .openapi(http::openapi::ApiDoc::openapi())
                 .configure(http::configure)
@@ -107,6 +134,10 @@ impl Application {
             }
         })
         .listen(listener)?
+        // A client gets this long for its headers; the body has its own timeout (see
+        // `extract::BodyTimeout`), so a request that stalls part-way is let go either way.
+        .client_request_timeout(body_timeout)
+        .client_disconnect_timeout(Duration::from_secs(1))
         .workers(settings.server.workers.max(1))
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .run();

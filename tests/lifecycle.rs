@@ -44,6 +44,20 @@ impl City {
     async fn rider_action(&self, rider: &str, path: &str, body: Value) -> (u16, Value) {
         self.server.api.post(&format!("/v1/riders/{rider}/{path}"), body).await
     }
+
+    async fn ping(&self, rider: &str, at: (f64, f64)) {
+        let (status, body) = self
+            .server
+            .api
+            .send(
+                reqwest::Method::PUT,
+                &format!("/v1/riders/{rider}/location"),
+                Some(json!({"lat": at.0, "lon": at.1})),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 200, "ping: {body}");
+    }
 }
 
 fn payment(order: &Value) -> &str {
@@ -165,9 +179,9 @@ async fn a_declined_offer_goes_to_the_next_rider(backend: Backend) {
     city.store_action(id, "accept", json!({"prep_minutes": 10})).await;
 
     api.wait_order(id, 20, |o| o["dispatch"] == "offered" && o["rider_id"] == near.as_str()).await;
-    // Someone else cannot answer this offer.
+    // Someone else cannot answer this offer, nor learn that it exists.
     let (status, _) = city.rider_action(&farther, &format!("offers/{id}/accept"), json!({})).await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
     let (status, body) = city.rider_action(&near, &format!("offers/{id}/decline"), json!({})).await;
     assert_eq!(status, 200, "{body}");
     let order = api.wait_order(id, 20, |o| o["dispatch"] == "offered" && o["rider_id"] == farther.as_str()).await;
@@ -187,9 +201,9 @@ async fn an_offer_that_times_out_goes_to_the_next_rider(backend: Backend) {
     city.store_action(id, "accept", json!({"prep_minutes": 10})).await;
     api.wait_order(id, 20, |o| o["rider_id"] == near.as_str()).await;
     api.wait_order(id, 20, |o| o["dispatch"] == "offered" && o["rider_id"] == farther.as_str()).await;
-    // The lapsed offer cannot be taken any more.
+    // The lapsed offer cannot be taken any more: to that rider it is gone.
     let (status, _) = city.rider_action(&near, &format!("offers/{id}/accept"), json!({})).await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
 }
 
 async fn a_rider_going_offline_sends_the_order_back_to_dispatch(backend: Backend) {
@@ -213,6 +227,10 @@ async fn a_rider_going_offline_sends_the_order_back_to_dispatch(backend: Backend
     // A rider carrying food cannot go offline.
     city.rider_action(&other, &format!("offers/{id}/accept"), json!({})).await;
     city.store_action(id, "ready", json!({})).await;
+    // 550 m away is too far to pick up; at the store it is not.
+    let (status, body) = city.rider_action(&other, &format!("jobs/{id}/pickup"), json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("outside_geofence")), "{body}");
+    city.ping(&other, STORE).await;
     let (status, _) = city.rider_action(&other, &format!("jobs/{id}/pickup"), json!({})).await;
     assert_eq!(status, 200);
     let (status, body) = city.rider_action(&other, "offline", json!({})).await;

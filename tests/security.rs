@@ -123,7 +123,7 @@ async fn logins_and_orders_are_rate_limited(backend: Backend) {
     let server = TestServer::start(
         &db,
         &[
-            ("BAEDAL__LIMITS__LOGIN_PER_MINUTE_PER_ACCOUNT", "3"),
+            ("BAEDAL__LIMITS__LOGIN_FAILURES_PER_MINUTE_PER_ACCOUNT_AND_IP", "3"),
             ("BAEDAL__LIMITS__LOGIN_PER_MINUTE_PER_IP", "5"),
             ("BAEDAL__LIMITS__ORDERS_PER_MINUTE_PER_ACCOUNT", "2"),
         ],

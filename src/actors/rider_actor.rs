@@ -128,10 +128,10 @@ impl EventSourced for RiderActor {
             match event {
                 RiderEvent::WentOnline { position, at } => {
                     self.position = Some((*position, *at));
-                    tracing::info!(rider = %self.id, "rider online");
+                    tracing::debug!(rider = %self.id, "rider online");
                 }
                 RiderEvent::WentOffline { .. } => {
-                    tracing::info!(rider = %self.id, "rider offline");
+                    tracing::debug!(rider = %self.id, "rider offline");
                     // An offer or a job not yet picked up goes back to dispatch.
                     if let Some(order) = self.duty.order() {
                         if let Some(addr) = self.platform.order(order) {

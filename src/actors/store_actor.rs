@@ -121,7 +121,7 @@ impl EventSourced for StoreActor {
     }
 
     fn committed(&mut self, events: &[StoreEvent], _: &mut Context<Self>) {
-        tracing::info!(store = %self.stream.id, events = events.len(), "store changed");
+        tracing::debug!(store = %self.stream.id, events = events.len(), "store changed");
         self.publish();
     }
 

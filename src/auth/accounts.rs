@@ -1,19 +1,26 @@
 //! Accounts: sign-up, login with argon2-hashed passwords, short-lived access tokens and
-//! revocable refresh tokens (each good once: refreshing rotates it).
+//! revocable refresh tokens.
+//!
+//! Refresh tokens rotate: each is good once, and each login starts a family that every
+//! refresh extends. A used refresh token presented again means it was stolen (or the
+//! client is confused); following OAuth 2.0 security best current practice the whole
+//! family is then revoked, with the access tokens issued in it, so whoever holds the newer
+//! tokens has to sign in again. Logout revokes the family and the access token in hand.
 
 use std::sync::Arc;
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::persistence::{AccountRecord, AccountStore, StorageError};
+use crate::persistence::{AccountRecord, AccountStore, RefreshRecord, RefreshUse, RevokedToken, StorageError};
 
-use super::{Identity, JwtAuthenticator, Role};
+use super::hashing::{Hashing, HashingError};
+use super::{Credentials, Identity, JwtAuthenticator, Revocations, Role};
 
 /// What a successful login or refresh returns.
 #[derive(Debug, Clone, Serialize)]
@@ -34,7 +41,7 @@ pub enum AccountError {
     InvalidEmail,
     #[error("password must be 8 to 128 characters")]
     WeakPassword,
-    #[error("name must be 1-200 characters")]
+    #[error("name must be 1-200 characters, without control characters")]
     InvalidName,
     #[error("an account with this email exists")]
     EmailTaken,
@@ -44,13 +51,26 @@ pub enum AccountError {
     InvalidRefresh,
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("the server is busy; retry in a moment")]
+    Busy,
     #[error("password hashing failed: {0}")]
     Hashing(String),
+}
+
+impl From<HashingError> for AccountError {
+    fn from(error: HashingError) -> Self {
+        match error {
+            HashingError::Busy => AccountError::Busy,
+            HashingError::Failed(why) => AccountError::Hashing(why),
+        }
+    }
 }
 
 pub struct Accounts {
     store: Arc<dyn AccountStore>,
     jwt: Arc<JwtAuthenticator>,
+    revocations: Arc<Revocations>,
+    hashing: Hashing,
     access_ttl_secs: i64,
     refresh_ttl_secs: i64,
 }
@@ -64,6 +84,7 @@ fn decoy_hash() -> &'static str {
 
 fn hash(password: &str) -> Result<String, AccountError> {
     let salt = SaltString::generate(&mut OsRng);
+    // `Argon2::default()` is argon2id with 19 MiB, 2 passes, 1 lane: OWASP's first choice.
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -82,7 +103,7 @@ fn digest(token: &str) -> String {
 pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         });
@@ -93,9 +114,28 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     }
 }
 
+fn seconds_to_time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_else(Utc::now)
+}
+
 impl Accounts {
-    pub fn new(store: Arc<dyn AccountStore>, jwt: Arc<JwtAuthenticator>, access_ttl_secs: i64) -> Self {
-        Accounts { store, jwt, access_ttl_secs, refresh_ttl_secs: 30 * 24 * 3600 }
+    pub fn new(
+        store: Arc<dyn AccountStore>,
+        jwt: Arc<JwtAuthenticator>,
+        revocations: Arc<Revocations>,
+        hashing: Hashing,
+        access_ttl_secs: i64,
+    ) -> Self {
+        Accounts { store, jwt, revocations, hashing, access_ttl_secs, refresh_ttl_secs: 30 * 24 * 3600 }
+    }
+
+    /// Load the durable deny-list into memory (at start).
+    pub async fn load_revocations(&self) -> Result<usize, AccountError> {
+        let revoked = self.store.revoked_access().await?;
+        for token in &revoked {
+            self.revocations.revoke(token.jti, token.expires_at.timestamp());
+        }
+        Ok(revoked.len())
     }
 
     /// Create an account acting as `subject` (a new customer id when `None`).
@@ -112,13 +152,16 @@ impl Accounts {
             return Err(AccountError::WeakPassword);
         }
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(AccountError::InvalidName);
         }
+        // A taken email is refused before any hashing is spent on it (the insert below
+        // still settles a race between two sign-ups).
+        if self.store.account_by_email(&email).await?.is_some() {
+            return Err(AccountError::EmailTaken);
+        }
         let owned = password.to_owned();
-        let password_hash = tokio::task::spawn_blocking(move || hash(&owned))
-            .await
-            .map_err(|e| AccountError::Hashing(e.to_string()))??;
+        let password_hash = self.hashing.run(move || hash(&owned)).await??;
         let id = Uuid::new_v4();
         let account = AccountRecord {
             id,
@@ -135,6 +178,12 @@ impl Accounts {
         }
     }
 
+    /// Sign up a customer and log it in, with one hash.
+    pub async fn sign_up(&self, email: &str, password: &str, name: &str) -> Result<Tokens, AccountError> {
+        let account = self.register(email, password, name, Role::Customer, None).await?;
+        self.tokens_for(&account, Uuid::new_v4()).await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Result<Tokens, AccountError> {
         let account = match normalize_email(email) {
             Ok(email) => self.store.account_by_email(&email).await?,
@@ -142,39 +191,69 @@ impl Accounts {
         };
         let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_owned());
         let owned = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || verify(&owned, &stored))
-            .await
-            .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        let matches = self.hashing.run(move || verify(&owned, &stored)).await?;
         match account {
-            Some(account) if matches => self.tokens_for(&account).await,
+            Some(account) if matches => self.tokens_for(&account, Uuid::new_v4()).await,
             _ => Err(AccountError::BadCredentials),
         }
     }
 
-    /// New tokens for a refresh token, which is used up.
+    /// New tokens for a refresh token, which is used up. A used one presented again
+    /// revokes its whole family.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AccountError> {
-        let account_id =
-            self.store.take_refresh_token(&digest(refresh_token)).await?.ok_or(AccountError::InvalidRefresh)?;
-        let account = self.store.account_by_id(account_id).await?.ok_or(AccountError::InvalidRefresh)?;
-        self.tokens_for(&account).await
+        match self.store.take_refresh_token(&digest(refresh_token)).await? {
+            RefreshUse::Taken { account, family } => {
+                let account = self.store.account_by_id(account).await?.ok_or(AccountError::InvalidRefresh)?;
+                self.tokens_for(&account, family).await
+            }
+            RefreshUse::Spent { family } => {
+                tracing::warn!(%family, "a used refresh token was presented again: revoking its family");
+                self.revoke_family(family).await?;
+                Err(AccountError::InvalidRefresh)
+            }
+            RefreshUse::Unknown => Err(AccountError::InvalidRefresh),
+        }
     }
 
-    /// Revoke a refresh token (logout). Revoking one that is not live is not an error.
-    pub async fn logout(&self, refresh_token: &str) -> Result<(), AccountError> {
-        self.store.take_refresh_token(&digest(refresh_token)).await?;
+    /// Log out: revoke the refresh token's family and the access token in hand (and so
+    /// close the sockets opened with it). Revoking what is not live is not an error.
+    pub async fn logout(&self, refresh_token: &str, access: Option<Credentials>) -> Result<(), AccountError> {
+        if let Some(Credentials { jti: Some(jti), expires_at, .. }) = access {
+            self.store.revoke_access(&RevokedToken { jti, expires_at: seconds_to_time(expires_at) }).await?;
+            self.revocations.revoke(jti, expires_at);
+        }
+        match self.store.take_refresh_token(&digest(refresh_token)).await? {
+            RefreshUse::Taken { family, .. } | RefreshUse::Spent { family } => self.revoke_family(family).await,
+            RefreshUse::Unknown => Ok(()),
+        }
+    }
+
+    async fn revoke_family(&self, family: Uuid) -> Result<(), AccountError> {
+        for token in self.store.revoke_family(family).await? {
+            self.revocations.revoke(token.jti, token.expires_at.timestamp());
+        }
         Ok(())
     }
 
-    async fn tokens_for(&self, account: &AccountRecord) -> Result<Tokens, AccountError> {
+    async fn tokens_for(&self, account: &AccountRecord, family: Uuid) -> Result<Tokens, AccountError> {
         let role = Role::parse(&account.role).ok_or(AccountError::BadCredentials)?;
         let identity = Identity { role, subject: account.subject };
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let refresh_token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let expires = Utc::now() + Duration::seconds(self.refresh_ttl_secs);
-        self.store.save_refresh_token(&digest(&refresh_token), account.id, expires).await?;
+        let (access_token, access_jti, access_expires) = self.jwt.issue_with_id(identity, self.access_ttl_secs);
+        self.store
+            .save_refresh_token(&RefreshRecord {
+                hash: digest(&refresh_token),
+                account: account.id,
+                family,
+                expires_at: Utc::now() + Duration::seconds(self.refresh_ttl_secs),
+                access_jti,
+                access_expires_at: seconds_to_time(access_expires),
+            })
+            .await?;
         Ok(Tokens {
-            access_token: self.jwt.issue(identity, self.access_ttl_secs),
+            access_token,
             token_type: "Bearer",
             expires_in: self.access_ttl_secs,
             refresh_token,
@@ -191,7 +270,7 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(normalize_email("  Min@Example.COM ").unwrap(), "min@example.com");
-        for bad in ["", "min", "min@", "@example.com", "min@example", "min @example.com", "min@.com"] {
+        for bad in ["", "min", "min@", "@example.com", "min@example", "min @example.com", "min@.com", "m\u{0}n@x.com"] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

@@ -84,7 +84,7 @@ impl Rider {
         match (rider, command) {
             (None, RiderCommand::Register { name, zone }) => {
                 let name = name.trim().to_owned();
-                if name.is_empty() || name.chars().count() > 200 {
+                if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
                     return Err(RiderError::InvalidName);
                 }
                 Ok(vec![RiderEvent::Registered { name, zone, at }])

@@ -92,8 +92,9 @@ pub enum QuoteError {
     UnknownItem(ItemId),
     #[error("item {0} is not available right now")]
     Unavailable(ItemId),
+    /// The quantity of line `line` (counting from 0, as the request lists them).
     #[error("quantity must be between 1 and {MAX_QUANTITY}")]
-    BadQuantity,
+    BadQuantity { line: usize },
     #[error("the delivery point is {distance_m:.0} m from the store; it delivers within {radius_m} m")]
     OutOfRange { distance_m: f64, radius_m: u32 },
     #[error("the order total is too large")]
@@ -127,8 +128,8 @@ impl Quote {
 impl StoreProfile {
     pub fn validate(&self) -> Result<(), StoreError> {
         let invalid = |field, message: &str| StoreError::InvalidProfile { field, message: message.to_owned() };
-        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
-            return Err(invalid("name", "must be 1-200 characters"));
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 || self.name.chars().any(char::is_control) {
+            return Err(invalid("name", "must be 1-200 characters, without control characters"));
         }
         if !(100..=50_000).contains(&self.delivery_radius_m) {
             return Err(invalid("delivery_radius_m", "must be between 100 and 50000"));
@@ -143,8 +144,9 @@ impl StoreProfile {
             if item.price.currency != self.currency {
                 return Err(invalid("menu", "every price must be in the store's currency"));
             }
-            if item.name.trim().is_empty() || item.name.chars().count() > 200 {
-                return Err(invalid("menu", "every item needs a name of 1-200 characters"));
+            if item.name.trim().is_empty() || item.name.chars().count() > 200 || item.name.chars().any(char::is_control)
+            {
+                return Err(invalid("menu", "every item needs a name of 1-200 characters, without control characters"));
             }
         }
         Ok(())
@@ -236,13 +238,13 @@ impl Store {
         }
         let mut lines = Vec::with_capacity(items.len());
         let mut total = Money::zero(self.currency);
-        for (item_id, quantity) in items {
+        for (line, (item_id, quantity)) in items.iter().enumerate() {
             let item = self.menu.get(item_id).ok_or(QuoteError::UnknownItem(*item_id))?;
             if !item.available {
                 return Err(QuoteError::Unavailable(*item_id));
             }
             if *quantity == 0 || *quantity > MAX_QUANTITY {
-                return Err(QuoteError::BadQuantity);
+                return Err(QuoteError::BadQuantity { line });
             }
             let line_total = item.price.times(*quantity).map_err(|_| QuoteError::Overflow)?;
             total = total.checked_add(line_total).map_err(|_| QuoteError::Overflow)?;
@@ -322,7 +324,7 @@ mod tests {
         ));
         assert!(matches!(store.quote(&[(ItemId::random(), 1)], &near), Err(QuoteError::UnknownItem(_))));
         assert_eq!(store.quote(&[], &near), Err(QuoteError::NoItems));
-        assert_eq!(store.quote(&[(kimbap, 0)], &near), Err(QuoteError::BadQuantity));
+        assert_eq!(store.quote(&[(kimbap, 0)], &near), Err(QuoteError::BadQuantity { line: 0 }));
         store.open = false;
         assert_eq!(store.quote(&[(kimbap, 1)], &near), Err(QuoteError::StoreClosed));
     }

@@ -14,12 +14,18 @@ pub mod soak;
 pub mod throughput;
 pub mod workload;
 
-/// The server settings every drill runs with: its own signing key, quick dispatch, no demo
-/// city (the drill builds its own) and no payment latency.
+/// The server settings every drill runs with: its own signing key (and a token lifetime as
+/// long as [`DRILL_TOKEN_TTL_SECS`], the drill's own tokens), quick dispatch, no demo city
+/// (the drill builds its own) and no payment latency.
+/// The drills' tokens last a day, so that a soak of many hours keeps its clients signed in;
+/// the drill servers accept tokens that long (`auth.token_ttl_secs`).
+pub const DRILL_TOKEN_TTL_SECS: i64 = 24 * 3600;
+
 pub fn server_env(secret: &str) -> Vec<(String, String)> {
     [
         ("BAEDAL__AUTH__SECRET", secret),
         ("BAEDAL__AUTH__KID", "k1"),
+        ("BAEDAL__AUTH__TOKEN_TTL_SECS", "86400"),
         ("BAEDAL__DEMO__ENABLED", "false"),
         ("BAEDAL__SIMULATOR__ENABLED", "false"),
         ("BAEDAL__PAYMENT__LATENCY_MS", "0"),

@@ -29,7 +29,7 @@ impl FromRequest for Caller {
         let Some(auth) = req.app_data::<web::Data<Arc<dyn Authenticator>>>() else {
             return ready(Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no authenticator")));
         };
-        ready(authenticate(req, auth.as_ref().as_ref()).map(Caller))
+        ready(authenticate(req, auth.as_ref().as_ref()).map(|credentials| Caller(credentials.identity)))
     }
 }
 

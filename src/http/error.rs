@@ -52,8 +52,20 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).field(field)
     }
 
+    /// A fault of the server's own making; `why` goes to the log, not to the client.
+    pub fn internal(why: &str) -> Self {
+        tracing::error!(why, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// The same error under a more specific code.
+    pub fn code(mut self, code: &'static str) -> Self {
+        self.body.code = code;
+        self
     }
 
     pub fn retry_after(mut self, secs: u64) -> Self {
@@ -124,7 +136,7 @@ impl From<CommandError> for ApiError {
                 QuoteError::NoItems | QuoteError::UnknownItem(_) | QuoteError::Unavailable(_) => {
                     ApiError::invalid("items", message)
                 }
-                QuoteError::BadQuantity => ApiError::invalid("items.quantity", message),
+                QuoteError::BadQuantity { line } => ApiError::invalid(&format!("items[{line}].quantity"), message),
                 QuoteError::OutOfRange { .. } => ApiError::invalid("delivery_point", message),
                 QuoteError::Overflow => ApiError::invalid("items", message),
             },

@@ -46,11 +46,28 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
     }
 }
 
-/// The raw body, within the configured size limit.
+/// How long a client has to send a whole request body once its headers are in. A client
+/// that sends part of a body and goes silent would otherwise hold its request (and the
+/// memory of what it sent) for as long as the connection stays up.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+/// The raw body, within the configured size limit and time.
 fn read_body(req: &HttpRequest, payload: &mut Payload) -> impl std::future::Future<Output = Result<Bytes, ApiError>> {
     let bytes = Bytes::from_request(req, payload);
+    let limit = req.app_data::<actix_web::web::Data<BodyTimeout>>().map(|t| t.0);
     async move {
-        bytes.await.map_err(|e| {
+        let read = match limit {
+            Some(limit) => tokio::time::timeout(limit, bytes).await.map_err(|_| {
+                ApiError::new(
+                    actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!("the request body did not arrive within {} s", limit.as_secs()),
+                )
+            })?,
+            None => bytes.await,
+        };
+        read.map_err(|e| {
             let status = e.as_response_error().status_code();
             let code =
                 if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "bad_body" };

@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod limits;
 pub mod methods;
 pub mod openapi;

@@ -8,6 +8,7 @@ use chrono::Utc;
 use crate::actors::GetRider;
 use crate::actors::{Execute, GetOrder, Platform};
 use crate::domain::order::{Order, OrderCommand};
+use crate::domain::position::{TrackError, TrackRules};
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
 use crate::persistence::Journal;
 
@@ -64,12 +65,76 @@ pub async fn store_command(
     execute(platform, order, command).await
 }
 
-/// Where a rider is, for a delivery reported without a position: the last ping.
-pub async fn rider_position(platform: &Platform, rider: RiderId) -> Result<GeoPoint, ApiError> {
+/// What a rider does with an order offered to it or held by it.
+#[derive(Clone, Copy, Debug)]
+pub enum RiderAction {
+    AcceptOffer,
+    DeclineOffer,
+    PickUp,
+    /// At the door; `position` is where the rider says it is (else its last ping).
+    Deliver {
+        position: Option<GeoPoint>,
+    },
+}
+
+/// A rider's action on an order, for REST and the rider socket alike. An order that is not
+/// offered to or held by this rider is not found, whatever state it is in, so a rider learns
+/// nothing about other riders' orders. Where the rider is comes from the server's own track
+/// (see [`TrackRules`]): a pickup needs the rider near the store, a delivery near the door.
+pub async fn rider_action(
+    platform: &Arc<Platform>,
+    rider: RiderId,
+    order_id: OrderId,
+    action: RiderAction,
+) -> Result<Order, ApiError> {
+    let order = load(platform, order_id).await?;
+    if order.rider() != Some(rider) {
+        return Err(ApiError::not_found("order"));
+    }
+    let settings = &platform.settings.orders;
+    let command = match action {
+        RiderAction::AcceptOffer => OrderCommand::AcceptOffer { rider },
+        RiderAction::DeclineOffer => OrderCommand::DeclineOffer { rider },
+        RiderAction::PickUp => {
+            let at = tracked_position(platform, rider, None).await?;
+            let distance_m = at.distance_m(&order.terms.pickup);
+            if distance_m > settings.pickup_geofence_m {
+                return Err(ApiError::invalid(
+                    "position",
+                    format!(
+                        "the rider is {distance_m:.0} m from the store; pick up within {:.0} m",
+                        settings.pickup_geofence_m
+                    ),
+                )
+                .code("outside_geofence"));
+            }
+            OrderCommand::PickUp { rider }
+        }
+        RiderAction::Deliver { position } => {
+            let position = tracked_position(platform, rider, position).await?;
+            OrderCommand::Deliver { rider, position, geofence_m: settings.delivery_geofence_m }
+        }
+    };
+    execute(platform, order_id, command).await
+}
+
+/// Where a rider is by the server's track: its last ping, or `sent` if that agrees with it.
+async fn tracked_position(platform: &Platform, rider: RiderId, sent: Option<GeoPoint>) -> Result<GeoPoint, ApiError> {
     let addr = platform.rider(rider).ok_or_else(|| ApiError::not_found("rider"))?;
-    addr.send(GetRider)
-        .await
-        .map_err(CommandError::from)??
-        .and_then(|view| view.position)
-        .ok_or_else(|| ApiError::invalid("position", "no known position: send one or ping first"))
+    let view = addr.send(GetRider).await.map_err(CommandError::from)??;
+    let last = view.and_then(|v| Some((v.position?, v.position_at?)));
+    let settings = &platform.settings.orders;
+    let rules = TrackRules {
+        max_speed_mps: settings.max_rider_speed_kmh / 3.6,
+        max_age_secs: settings.ping_max_age_secs as f64,
+        // GPS noise: a fix at the door may sit a geofence's width from the last ping.
+        noise_m: settings.delivery_geofence_m,
+    };
+    rules.judge(last, sent, Utc::now()).map_err(|error| {
+        let code = match error {
+            TrackError::NoRecentPing { .. } => "no_recent_position",
+            TrackError::Implausible { .. } => "implausible_position",
+        };
+        ApiError::invalid("position", error.to_string()).code(code)
+    })
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::domain::order::{Courier, Eta, Kitchen, Order, Phase};
 use crate::domain::GeoPoint;
 
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct SpeedModel {
     /// Average riding speed in the city.

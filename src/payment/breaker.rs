@@ -15,7 +15,7 @@ use crate::domain::{Money, OrderId};
 
 use super::{PaymentError, PaymentGateway};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct BreakerSettings {
     pub failure_threshold: u32,

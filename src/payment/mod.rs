@@ -45,7 +45,7 @@ pub trait PaymentGateway: Send + Sync + 'static {
 pub use breaker::{BreakerSettings, CircuitBreaker, CircuitState};
 
 /// How the sandbox behaves, like a provider's test mode.
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct SandboxSettings {
     /// Share of authorizations declined, 0.0 to 1.0.

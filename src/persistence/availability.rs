@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord, RecordedEvent, Snapshot,
-    StorageError,
+    AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord, RecordedEvent, RefreshRecord,
+    RefreshUse, RevokedToken, Snapshot, StorageError,
 };
 
 /// How long a dial of the database server may take before it counts as unanswered.
@@ -188,16 +188,23 @@ impl AccountStore for Gated<dyn AccountStore> {
         self.availability.guard(self.inner.account_by_id(id)).await
     }
 
-    async fn save_refresh_token(
-        &self,
-        hash: &str,
-        account: Uuid,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        self.availability.guard(self.inner.save_refresh_token(hash, account, expires_at)).await
+    async fn save_refresh_token(&self, token: &RefreshRecord) -> Result<(), StorageError> {
+        self.availability.guard(self.inner.save_refresh_token(token)).await
     }
 
-    async fn take_refresh_token(&self, hash: &str) -> Result<Option<Uuid>, StorageError> {
+    async fn take_refresh_token(&self, hash: &str) -> Result<RefreshUse, StorageError> {
         self.availability.guard(self.inner.take_refresh_token(hash)).await
+    }
+
+    async fn revoke_family(&self, family: Uuid) -> Result<Vec<RevokedToken>, StorageError> {
+        self.availability.guard(self.inner.revoke_family(family)).await
+    }
+
+    async fn revoke_access(&self, token: &RevokedToken) -> Result<(), StorageError> {
+        self.availability.guard(self.inner.revoke_access(token)).await
+    }
+
+    async fn revoked_access(&self) -> Result<Vec<RevokedToken>, StorageError> {
+        self.availability.guard(self.inner.revoked_access()).await
     }
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{AppendRequest, EventStore, RecordedEvent, Snapshot, StorageError};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct GroupCommitSettings {
     /// Off: every append is its own transaction.

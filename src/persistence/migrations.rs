@@ -61,6 +61,19 @@ CREATE TABLE refresh_tokens (
 );
 "#,
     ),
+    (
+        3,
+        r#"
+ALTER TABLE refresh_tokens ADD COLUMN family UUID;
+ALTER TABLE refresh_tokens ADD COLUMN access_jti UUID;
+ALTER TABLE refresh_tokens ADD COLUMN access_expires_at BIGINT;
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+CREATE TABLE revoked_tokens (
+    jti UUID PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+"#,
+    ),
 ];
 
 /// (version, statements) for SQLite.
@@ -120,6 +133,19 @@ CREATE TABLE refresh_tokens (
     expires_at INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL
+);
+"#,
+    ),
+    (
+        3,
+        r#"
+ALTER TABLE refresh_tokens ADD COLUMN family TEXT;
+ALTER TABLE refresh_tokens ADD COLUMN access_jti TEXT;
+ALTER TABLE refresh_tokens ADD COLUMN access_expires_at INTEGER;
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+CREATE TABLE revoked_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
 );
 "#,
     ),

@@ -223,15 +223,49 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create_account(&self, account: &AccountRecord) -> Result<(), StorageError>;
     async fn account_by_email(&self, email: &str) -> Result<Option<AccountRecord>, StorageError>;
     async fn account_by_id(&self, id: Uuid) -> Result<Option<AccountRecord>, StorageError>;
-    /// Keep a refresh token (by its hash) for `account` until `expires_at`.
-    async fn save_refresh_token(
-        &self,
-        hash: &str,
-        account: Uuid,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StorageError>;
-    /// Revoke a refresh token and say whose it was, if it was live: each is good once.
-    async fn take_refresh_token(&self, hash: &str) -> Result<Option<Uuid>, StorageError>;
+    /// Keep a refresh token (by its hash), with the access token issued beside it.
+    async fn save_refresh_token(&self, token: &RefreshRecord) -> Result<(), StorageError>;
+    /// Use up a refresh token: each is good once. A token already used (or revoked) says
+    /// which family it belongs to, so that its reuse can revoke the family.
+    async fn take_refresh_token(&self, hash: &str) -> Result<RefreshUse, StorageError>;
+    /// Revoke every refresh token of `family`, and put the access tokens issued with them
+    /// that have not expired yet on the deny-list; returns those.
+    async fn revoke_family(&self, family: Uuid) -> Result<Vec<RevokedToken>, StorageError>;
+    /// Put one access token on the deny-list until it expires.
+    async fn revoke_access(&self, token: &RevokedToken) -> Result<(), StorageError>;
+    /// The deny-list: revoked access tokens not yet expired (expired ones are forgotten).
+    async fn revoked_access(&self) -> Result<Vec<RevokedToken>, StorageError>;
+}
+
+/// A refresh token as stored: by its hash, in the family of tokens one login started
+/// (each refresh adds one), with the access token issued beside it so that revoking the
+/// family can revoke that too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RefreshRecord {
+    pub hash: String,
+    pub account: Uuid,
+    pub family: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub access_jti: Uuid,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+/// What using a refresh token found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RefreshUse {
+    /// Live until now, and used up by this call.
+    Taken { account: Uuid, family: Uuid },
+    /// Already used or revoked: somebody is replaying it.
+    Spent { family: Uuid },
+    /// Never issued, expired, or from before token families.
+    Unknown,
+}
+
+/// An access token (by its `jti`) revoked before it expires.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RevokedToken {
+    pub jti: Uuid,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The ports of one backend.

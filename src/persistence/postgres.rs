@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::Row;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::migrations::{CREATE_LEDGER, POSTGRES};
 use super::{
     from_millis, millis, AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord,
-    RecordedEvent, Snapshot, StorageError,
+    RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
 };
 
 pub struct PgStore {
@@ -389,33 +389,85 @@ impl AccountStore for PgStore {
         row.map(account_from_row).transpose()
     }
 
-    async fn save_refresh_token(
-        &self,
-        hash: &str,
-        account: Uuid,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
+    async fn save_refresh_token(&self, token: &RefreshRecord) -> Result<(), StorageError> {
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, account_id, expires_at, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO refresh_tokens
+                 (token_hash, account_id, expires_at, created_at, family, access_jti, access_expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(hash)
-        .bind(account)
-        .bind(millis(expires_at))
+        .bind(&token.hash)
+        .bind(token.account)
+        .bind(millis(token.expires_at))
         .bind(millis(Utc::now()))
+        .bind(token.family)
+        .bind(token.access_jti)
+        .bind(millis(token.access_expires_at))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn take_refresh_token(&self, hash: &str) -> Result<Option<Uuid>, StorageError> {
-        Ok(sqlx::query_scalar(
+    async fn take_refresh_token(&self, hash: &str) -> Result<RefreshUse, StorageError> {
+        let taken: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
             "UPDATE refresh_tokens SET revoked = TRUE
-             WHERE token_hash = $1 AND NOT revoked AND expires_at > $2 RETURNING account_id",
+             WHERE token_hash = $1 AND NOT revoked AND expires_at > $2 RETURNING account_id, family",
         )
         .bind(hash)
         .bind(millis(Utc::now()))
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        if let Some((account, family)) = taken {
+            return Ok(family.map_or(RefreshUse::Unknown, |family| RefreshUse::Taken { account, family }));
+        }
+        let spent: Option<Option<Uuid>> =
+            sqlx::query_scalar("SELECT family FROM refresh_tokens WHERE token_hash = $1 AND revoked")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(spent.flatten().map_or(RefreshUse::Unknown, |family| RefreshUse::Spent { family }))
+    }
+
+    async fn revoke_family(&self, family: Uuid) -> Result<Vec<RevokedToken>, StorageError> {
+        let now = millis(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let issued: Vec<(Option<Uuid>, Option<i64>)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET revoked = TRUE WHERE family = $1 RETURNING access_jti, access_expires_at",
+        )
+        .bind(family)
+        .fetch_all(&mut *tx)
+        .await?;
+        let live: Vec<RevokedToken> = issued
+            .into_iter()
+            .filter_map(|(jti, exp)| Some((jti?, exp?)))
+            .filter(|(_, exp)| *exp > now)
+            .map(|(jti, exp)| RevokedToken { jti, expires_at: from_millis(exp) })
+            .collect();
+        for token in &live {
+            sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                .bind(token.jti)
+                .bind(millis(token.expires_at))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(live)
+    }
+
+    async fn revoke_access(&self, token: &RevokedToken) -> Result<(), StorageError> {
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(token.jti)
+            .bind(millis(token.expires_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn revoked_access(&self) -> Result<Vec<RevokedToken>, StorageError> {
+        let now = millis(Utc::now());
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        let rows: Vec<(Uuid, i64)> =
+            sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(jti, exp)| RevokedToken { jti, expires_at: from_millis(exp) }).collect())
     }
 }
 

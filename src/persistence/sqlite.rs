@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
 use uuid::Uuid;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::migrations::{CREATE_LEDGER, SQLITE};
 use super::{
     from_millis, millis, AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord,
-    RecordedEvent, Snapshot, StorageError,
+    RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
 };
 
 pub struct SqliteStore {
@@ -306,30 +306,91 @@ impl AccountStore for SqliteStore {
         row.map(account_from_row).transpose()
     }
 
-    async fn save_refresh_token(
-        &self,
-        hash: &str,
-        account: Uuid,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, account_id, expires_at, created_at) VALUES (?, ?, ?, ?)")
-            .bind(hash)
-            .bind(account.to_string())
-            .bind(millis(expires_at))
-            .bind(millis(Utc::now()))
-            .execute(&self.pool)
-            .await?;
+    async fn save_refresh_token(&self, token: &RefreshRecord) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens
+                 (token_hash, account_id, expires_at, created_at, family, access_jti, access_expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.hash)
+        .bind(token.account.to_string())
+        .bind(millis(token.expires_at))
+        .bind(millis(Utc::now()))
+        .bind(token.family.to_string())
+        .bind(token.access_jti.to_string())
+        .bind(millis(token.access_expires_at))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    async fn take_refresh_token(&self, hash: &str) -> Result<Option<Uuid>, StorageError> {
-        let id: Option<String> = sqlx::query_scalar(
-            "UPDATE refresh_tokens SET revoked = 1 WHERE token_hash = ? AND revoked = 0 AND expires_at > ? RETURNING account_id",
+    async fn take_refresh_token(&self, hash: &str) -> Result<RefreshUse, StorageError> {
+        let taken: Option<(String, Option<String>)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET revoked = 1
+             WHERE token_hash = ? AND revoked = 0 AND expires_at > ? RETURNING account_id, family",
         )
         .bind(hash)
         .bind(millis(Utc::now()))
         .fetch_optional(&self.pool)
         .await?;
-        id.map(|id| parse_uuid(&id)).transpose()
+        if let Some((account, family)) = taken {
+            let Some(family) = family else { return Ok(RefreshUse::Unknown) };
+            return Ok(RefreshUse::Taken { account: parse_uuid(&account)?, family: parse_uuid(&family)? });
+        }
+        let spent: Option<Option<String>> =
+            sqlx::query_scalar("SELECT family FROM refresh_tokens WHERE token_hash = ? AND revoked = 1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        match spent.flatten() {
+            Some(family) => Ok(RefreshUse::Spent { family: parse_uuid(&family)? }),
+            None => Ok(RefreshUse::Unknown),
+        }
+    }
+
+    async fn revoke_family(&self, family: Uuid) -> Result<Vec<RevokedToken>, StorageError> {
+        let now = millis(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let issued: Vec<(Option<String>, Option<i64>)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE family = ? RETURNING access_jti, access_expires_at",
+        )
+        .bind(family.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut live = Vec::new();
+        for (jti, exp) in issued {
+            let (Some(jti), Some(exp)) = (jti, exp) else { continue };
+            if exp > now {
+                live.push(RevokedToken { jti: parse_uuid(&jti)?, expires_at: from_millis(exp) });
+            }
+        }
+        for token in &live {
+            sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
+                .bind(token.jti.to_string())
+                .bind(millis(token.expires_at))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(live)
+    }
+
+    async fn revoke_access(&self, token: &RevokedToken) -> Result<(), StorageError> {
+        sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
+            .bind(token.jti.to_string())
+            .bind(millis(token.expires_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn revoked_access(&self) -> Result<Vec<RevokedToken>, StorageError> {
+        let now = millis(Utc::now());
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens").fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|(jti, exp)| Ok(RevokedToken { jti: parse_uuid(&jti)?, expires_at: from_millis(exp) }))
+            .collect()
     }
 }

@@ -165,8 +165,9 @@ pub fn demo_store() -> StoreId {
     store_id(0)
 }
 
-/// What to try first, printed at start. `token` signs a day-long token for a demo identity.
-pub fn hints(base: &str, token: impl Fn(Role, uuid::Uuid) -> String) -> String {
+/// What to try first, printed at start. `token` signs a token for a demo identity, valid
+/// for `ttl_secs` (the server's token lifetime: it refuses longer-lived ones).
+pub fn hints(base: &str, ttl_secs: i64, token: impl Fn(Role, uuid::Uuid) -> String) -> String {
     let c = centre();
     let ws = base.replacen("http", "ws", 1);
     let customer = token(Role::Customer, demo_customer().as_uuid());
@@ -183,7 +184,8 @@ pub fn hints(base: &str, token: impl Fn(Role, uuid::Uuid) -> String) -> String {
          -H 'Authorization: Bearer {customer}' \\\n    \
          -d '{{\"store_id\":\"{store_id}\",\"items\":[{{\"item_id\":\"{item}\",\"quantity\":2}}],\"delivery_point\":{{\"lat\":{lat},\"lon\":{lon}}}}}'\n  \
          curl {base}/v1/stores/{store_id}/orders -H 'Authorization: Bearer {store}'\n\
-         live updates (websockets; the token goes in `Authorization: Bearer` or `?access_token=`):\n  \
+         live updates (websockets; the token goes in `Authorization: Bearer` or `?access_token=`;\n  \
+         these tokens last {minutes} minutes, then log in for new ones):\n  \
          {ws}/v1/ws/customer?access_token={customer}\n  \
          {ws}/v1/ws/store?access_token={store}\n  \
          {ws}/v1/ws/rider?access_token={rider}",
@@ -192,5 +194,6 @@ pub fn hints(base: &str, token: impl Fn(Role, uuid::Uuid) -> String) -> String {
         lon = c.lon(),
         store_id = store_id(0),
         item = item_id(0, 0),
+        minutes = ttl_secs / 60,
     )
 }

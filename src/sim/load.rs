@@ -275,17 +275,27 @@ fn store_reactions(cook: Duration, ready_tx: mpsc::Sender<Value>) -> Reply {
     })
 }
 
+/// A location ping at `point` (`{"lat", "lon"}`).
+fn at(point: &Value) -> Value {
+    json!({"type": "location", "lat": point["lat"], "lon": point["lon"]})
+}
+
 fn rider_reactions(stats: Arc<Stats>) -> Reply {
     Box::new(move |message: &Value| {
         let order = &message["order"];
         match (message["type"].as_str(), order["status"].as_str()) {
             (Some("offer"), _) => vec![json!({"type": "accept_offer", "order_id": order["id"]})],
+            // The server judges pickups and deliveries by the rider's pings: ping at the
+            // store, then pick up; ping at the door, then deliver.
             (Some("order"), Some("ready_for_pickup")) if order["dispatch"] == "assigned" => {
-                vec![json!({"type": "pick_up", "order_id": order["id"]})]
+                vec![at(&order["pickup_point"]), json!({"type": "pick_up", "order_id": order["id"]})]
             }
             (Some("ack"), _) if message["result"]["status"] == "picked_up" => {
                 let result = &message["result"];
-                vec![json!({"type": "deliver", "order_id": result["id"], "position": result["delivery_point"]})]
+                vec![
+                    at(&result["delivery_point"]),
+                    json!({"type": "deliver", "order_id": result["id"], "position": result["delivery_point"]}),
+                ]
             }
             (Some("ack"), _) if message["result"]["status"] == "delivered" => {
                 stats.delivered.fetch_add(1, Ordering::Relaxed);
@@ -304,7 +314,8 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadReport> {
         .map_err(|e| anyhow::anyhow!("signing key: {e}"))?;
     let token = |role, subject: &str| {
         let subject = subject.parse().unwrap_or_default();
-        auth.issue(Identity { role, subject }, 24 * 3600)
+        // The server's default token lifetime: a longer one is refused, and a run is minutes.
+        auth.issue(Identity { role, subject }, 3600)
     };
     println!("setting up {} stores and {} riders...", plan.stores, plan.riders);
     let operator = token(Role::Operator, &uuid::Uuid::new_v4().to_string());

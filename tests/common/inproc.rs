@@ -17,6 +17,7 @@ pub fn settings(dir: &tempfile::TempDir) -> Settings {
     settings.database.url = format!("sqlite://{}/baedal.db", dir.path().display());
     settings.server.port = 0;
     settings.demo.enabled = false;
+    settings.auth.secret = super::ws::TEST_SECRET.into();
     settings.payment.latency_ms = 0;
     settings
 }

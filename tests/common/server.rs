@@ -13,6 +13,8 @@ use super::ws::token;
 
 pub struct TestServer {
     child: Option<Child>,
+    /// Every line the server printed on stdout (its banner).
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     pub api: Api,
     db_url: String,
     env: Vec<(String, String)>,
@@ -23,15 +25,22 @@ impl TestServer {
     /// Start the server on `db` with test-friendly settings plus `env` overrides.
     pub fn start(db: &TestDb, env: &[(&str, &str)]) -> TestServer {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, base) = spawn(&db.url, &env, None);
-        TestServer { child: Some(child), api: Api::new(base), db_url: db.url.clone(), env, log: None }
+        let (child, base, stdout) = spawn(&db.url, &env, None);
+        TestServer { child: Some(child), stdout, api: Api::new(base), db_url: db.url.clone(), env, log: None }
     }
 
     /// Start with the server's logs (stderr) written to `log`.
     pub fn start_logging(db: &TestDb, env: &[(&str, &str)], log: &std::path::Path) -> TestServer {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, base) = spawn(&db.url, &env, Some(log));
-        TestServer { child: Some(child), api: Api::new(base), db_url: db.url.clone(), env, log: Some(log.into()) }
+        let (child, base, stdout) = spawn(&db.url, &env, Some(log));
+        TestServer {
+            child: Some(child),
+            stdout,
+            api: Api::new(base),
+            db_url: db.url.clone(),
+            env,
+            log: Some(log.into()),
+        }
     }
 
     /// SIGKILL: no shutdown hook runs.
@@ -66,9 +75,20 @@ impl TestServer {
     /// Start again on the same database and settings (on a new port).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
-        let (child, base) = spawn(&self.db_url, &self.env, self.log.as_deref());
+        let (child, base, stdout) = spawn(&self.db_url, &self.env, self.log.as_deref());
         self.child = Some(child);
+        self.stdout = stdout;
         self.api = Api::new(base);
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// What the server printed on stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
     }
 }
 
@@ -78,12 +98,15 @@ impl Drop for TestServer {
     }
 }
 
-fn spawn(db_url: &str, env: &[(String, String)], log: Option<&std::path::Path>) -> (Child, String) {
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn spawn(db_url: &str, env: &[(String, String)], log: Option<&std::path::Path>) -> (Child, String, Lines) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_baedal"));
     command
         .env("DATABASE_URL", db_url)
         .env("BAEDAL__SERVER__PORT", "0")
         .env("BAEDAL__DEMO__ENABLED", "false")
+        .env("BAEDAL__AUTH__SECRET", super::ws::TEST_SECRET)
         .env("BAEDAL__PAYMENT__LATENCY_MS", "0")
         .env("BAEDAL__DISPATCH__TICK_MS", "100")
         .env("BAEDAL__DISPATCH__POSITION_FLUSH_MS", "200")
@@ -100,10 +123,13 @@ fn spawn(db_url: &str, env: &[(String, String)], log: Option<&std::path::Path>) 
     let mut child = command.spawn().expect("start baedal");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
+    let printed = Lines::default();
+    let kept = printed.clone();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
         let mut sent = false;
         while let Some(Ok(line)) = lines.next() {
+            kept.lock().unwrap().push(line.clone());
             if !sent {
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let base = rest.split_whitespace().next().unwrap_or_default().to_owned();
@@ -117,7 +143,7 @@ fn spawn(db_url: &str, env: &[(String, String)], log: Option<&std::path::Path>) 
         let _ = child.kill();
         panic!("baedal did not start within 60 s")
     });
-    (child, base)
+    (child, base, printed)
 }
 
 /// The operator identity the tests act as when a call needs no particular one.
@@ -140,6 +166,14 @@ impl Api {
             client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client"),
             token: None,
         }
+    }
+
+    /// The same API reached from another local address (`127.0.0.2`, ...): to the server a
+    /// different client address.
+    pub fn from_address(&self, local: std::net::IpAddr) -> Api {
+        let client =
+            reqwest::Client::builder().timeout(Duration::from_secs(15)).local_address(local).build().expect("client");
+        Api { client, ..self.clone() }
     }
 
     /// The same client with this token (`None`: no token at all).

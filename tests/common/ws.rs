@@ -13,10 +13,19 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// A token signed with the server's default (development) key.
+/// The signing key the test servers run with (outside the demo city the server refuses
+/// the public development key).
+pub const TEST_SECRET: &str = "baedal-test-secret-not-for-production-0123456789";
+
+/// A token signed with the test servers' key.
 pub fn token(role: Role, subject: &str) -> String {
-    let auth = JwtAuthenticator::new(&[("k1".into(), baedal::config::DEV_SECRET.into())]).unwrap();
-    auth.issue(Identity { role, subject: subject.parse().unwrap() }, 3600)
+    token_for(role, subject, 3600)
+}
+
+/// A token signed with the test servers' key, valid for `ttl_secs`.
+pub fn token_for(role: Role, subject: &str, ttl_secs: i64) -> String {
+    let auth = JwtAuthenticator::new(&[("k1".into(), TEST_SECRET.into())]).unwrap();
+    auth.issue(Identity { role, subject: subject.parse().unwrap() }, ttl_secs)
 }
 
 pub struct WsClient {

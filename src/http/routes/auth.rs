@@ -6,7 +6,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::{AccountError, Accounts, Role};
+use std::sync::Arc;
+
+use crate::auth::{AccountError, Accounts, Authenticator, Role};
 use crate::domain::{RiderId, StoreId};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -35,6 +37,7 @@ impl From<AccountError> for ApiError {
                 ApiError::new(S::UNAUTHORIZED, "unauthorized", message)
             }
             AccountError::Storage(storage) => crate::actors::CommandError::from(storage).into(),
+            AccountError::Busy => ApiError::new(S::SERVICE_UNAVAILABLE, "busy", message).retry_after(1),
             AccountError::Hashing(_) => ApiError::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error"),
         }
     }
@@ -52,13 +55,18 @@ struct Signup {
 }
 
 /// A new customer account, logged in.
-#[utoipa::path(tag = "auth", operation_id = "auth_signup", request_body = Signup, responses((status = 201, description = "Signed up and logged in", body = Tokens), ApiErrors))]
+#[utoipa::path(tag = "auth", operation_id = "auth_signup", request_body = Signup, responses((status = 201, description = "Signed up and logged in", body = Tokens), (status = 429, description = "Rate limited", body = ErrorResponse), (status = 503, description = "Busy hashing passwords; retry after `Retry-After`", body = ErrorResponse), ApiErrors))]
 #[post("/auth/signup")]
 #[tracing::instrument(skip_all)]
-async fn signup(accounts: web::Data<Accounts>, body: Json<Signup>) -> Result<HttpResponse, ApiError> {
+async fn signup(
+    accounts: web::Data<Accounts>,
+    limits: web::Data<Limits>,
+    req: HttpRequest,
+    body: Json<Signup>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    accounts.register(&body.email, &body.password, &body.name, Role::Customer, None).await?;
-    let tokens = accounts.login(&body.email, &body.password).await?;
+    limits.signup(&body.email, req.peer_addr().map(|a| a.ip()))?;
+    let tokens = accounts.sign_up(&body.email, &body.password, &body.name).await?;
     Ok(HttpResponse::Created().json(tokens))
 }
 
@@ -69,7 +77,7 @@ struct Login {
     password: String,
 }
 
-#[utoipa::path(tag = "auth", operation_id = "auth_login", request_body = Login, responses((status = 200, description = "Tokens", body = Tokens), (status = 429, description = "Rate limited", body = ErrorResponse), ApiErrors))]
+#[utoipa::path(tag = "auth", operation_id = "auth_login", request_body = Login, responses((status = 200, description = "Tokens", body = Tokens), (status = 429, description = "Rate limited", body = ErrorResponse), (status = 503, description = "Busy hashing passwords; retry after `Retry-After`", body = ErrorResponse), ApiErrors))]
 #[post("/auth/login")]
 #[tracing::instrument(skip_all)]
 async fn login(
@@ -78,8 +86,15 @@ async fn login(
     req: HttpRequest,
     body: Json<Login>,
 ) -> Result<HttpResponse, ApiError> {
-    limits.login(&body.0.email, req.peer_addr().map(|a| a.ip()))?;
-    Ok(HttpResponse::Ok().json(accounts.login(&body.0.email, &body.0.password).await?))
+    let ip = req.peer_addr().map(|a| a.ip());
+    limits.login(&body.0.email, ip)?;
+    let result = accounts.login(&body.0.email, &body.0.password).await;
+    match &result {
+        Ok(_) => limits.login_result(&body.0.email, ip, true),
+        Err(AccountError::BadCredentials) => limits.login_result(&body.0.email, ip, false),
+        Err(_) => {}
+    }
+    Ok(HttpResponse::Ok().json(result?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -94,10 +109,19 @@ async fn refresh(accounts: web::Data<Accounts>, body: Json<Refresh>) -> Result<H
     Ok(HttpResponse::Ok().json(accounts.refresh(&body.0.refresh_token).await?))
 }
 
+/// Log out: the refresh token's family is revoked, and so is the access token sent in
+/// `Authorization` (if any), which also closes the sockets opened with it.
 #[utoipa::path(tag = "auth", operation_id = "auth_logout", request_body = Refresh, responses((status = 204, description = "Revoked"), ApiErrors))]
 #[post("/auth/logout")]
-async fn logout(accounts: web::Data<Accounts>, body: Json<Refresh>) -> Result<HttpResponse, ApiError> {
-    accounts.logout(&body.0.refresh_token).await?;
+async fn logout(
+    accounts: web::Data<Accounts>,
+    auth: web::Data<Arc<dyn Authenticator>>,
+    req: HttpRequest,
+    body: Json<Refresh>,
+) -> Result<HttpResponse, ApiError> {
+    // A token that no longer verifies has nothing left to revoke.
+    let access = crate::http::ws::bearer(&req).and_then(|token| auth.authenticate(&token).ok());
+    accounts.logout(&body.0.refresh_token, access).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

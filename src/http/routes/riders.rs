@@ -6,14 +6,13 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::{CommandError, GetRider, Ping, RiderCmd, RiderView};
-use crate::domain::order::OrderCommand;
 use crate::domain::rider::RiderCommand;
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::openapi::{ApiErrors, Point};
-use crate::http::orders_access;
+use crate::http::orders_access::{self, RiderAction};
 use crate::http::schemas::Rider;
 use crate::http::views::OrderView;
 
@@ -52,8 +51,8 @@ async fn register(platform: Ctx, caller: Caller, body: Json<NewRider>) -> Result
         None => ZoneId::default(),
     };
     let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name", "name must be 1-200 characters"));
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name", "name must be 1-200 characters, without control characters"));
     }
     let rider_id = RiderId::random();
     let view = platform
@@ -127,17 +126,17 @@ async fn location(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// A rider's command on an order: the order itself checks that the job is theirs.
+/// A rider's action on an order of theirs (see [`orders_access::rider_action`]).
 async fn job(
     platform: &Ctx,
     caller: Caller,
     path: (String, String),
-    command: impl FnOnce(RiderId) -> OrderCommand,
+    action: RiderAction,
 ) -> Result<HttpResponse, ApiError> {
     let (rider_id, _) = rider_of(platform, &path.0)?;
     caller.acts_as_rider(rider_id, false)?;
     let order_id: OrderId = id(&path.1, "order")?;
-    let order = orders_access::execute(platform, order_id, command(rider_id)).await?;
+    let order = orders_access::rider_action(platform, rider_id, order_id, action).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
@@ -148,7 +147,7 @@ async fn accept_offer(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    job(&platform, caller, path.into_inner(), |rider| OrderCommand::AcceptOffer { rider }).await
+    job(&platform, caller, path.into_inner(), RiderAction::AcceptOffer).await
 }
 
 #[utoipa::path(tag = "riders", operation_id = "riders_decline_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
@@ -158,24 +157,28 @@ async fn decline_offer(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    job(&platform, caller, path.into_inner(), |rider| OrderCommand::DeclineOffer { rider }).await
+    job(&platform, caller, path.into_inner(), RiderAction::DeclineOffer).await
 }
 
+/// Picked up at the store: the rider's last ping must be within `orders.pickup_geofence_m`
+/// of it.
 #[utoipa::path(tag = "riders", operation_id = "riders_pickup", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/jobs/{order}/pickup")]
 async fn pickup(platform: Ctx, caller: Caller, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
-    job(&platform, caller, path.into_inner(), |rider| OrderCommand::PickUp { rider }).await
+    job(&platform, caller, path.into_inner(), RiderAction::PickUp).await
 }
 
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Deliver {
-    /// Where the rider is; defaults to their last ping.
+    /// Where the rider is; defaults to their last ping. It must agree with that ping (no
+    /// farther than `orders.max_rider_speed_kmh` allows since it).
     #[serde(default)]
     #[schema(value_type = Option<Point>)]
     position: Option<GeoPoint>,
 }
 
+/// Delivered at the door: judged by the rider's own track (see `position`).
 #[utoipa::path(tag = "riders", operation_id = "riders_deliver", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), request_body = Deliver, responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/jobs/{order}/deliver")]
 async fn deliver(
@@ -184,12 +187,5 @@ async fn deliver(
     path: web::Path<(String, String)>,
     body: OptionalJson<Deliver>,
 ) -> Result<HttpResponse, ApiError> {
-    let (rider_id, _) = rider_of(&platform, &path.0)?;
-    caller.acts_as_rider(rider_id, false)?;
-    let position = match body.0.position {
-        Some(position) => position,
-        None => orders_access::rider_position(&platform, rider_id).await?,
-    };
-    let geofence_m = platform.settings.orders.delivery_geofence_m;
-    job(&platform, caller, path.into_inner(), |rider| OrderCommand::Deliver { rider, position, geofence_m }).await
+    job(&platform, caller, path.into_inner(), RiderAction::Deliver { position: body.0.position }).await
 }

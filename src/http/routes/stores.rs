@@ -49,10 +49,9 @@ struct Near {
 #[tracing::instrument(skip_all)]
 async fn list(platform: Ctx, near: web::Query<Near>) -> Result<HttpResponse, ApiError> {
     let point = match (near.lat, near.lon) {
-        (Some(lat), Some(lon)) => Some(
-            GeoPoint::new(lat, lon)
-                .map_err(|e| ApiError::invalid(if lat.abs() > 90.0 { "lat" } else { "lon" }, e.message))?,
-        ),
+        (Some(lat), Some(lon)) => {
+            Some(GeoPoint::new(lat, lon).map_err(|e| ApiError::invalid(GeoPoint::refused_field(lat), e.message))?)
+        }
         (None, None) => None,
         (None, Some(_)) => return Err(ApiError::invalid("lat", "lat and lon go together")),
         (Some(_), None) => return Err(ApiError::invalid("lon", "lat and lon go together")),

@@ -13,7 +13,7 @@ use crate::domain::rider::RiderCommand as RiderDuty;
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
 use crate::http::error::ApiError;
 use crate::http::extract;
-use crate::http::orders_access;
+use crate::http::orders_access::{self, RiderAction};
 use crate::http::views::OrderView;
 
 use super::protocol::{CustomerCommand, RiderCommand, StoreCommand};
@@ -126,13 +126,14 @@ pub async fn run(command: Command, identity: Identity, platform: Arc<Platform>) 
 
 async fn rider(command: RiderCommand, rider: RiderId, platform: &Arc<Platform>) -> Result<Option<Value>, ApiError> {
     let addr = platform.rider(rider).ok_or_else(|| ApiError::not_found("rider"))?;
-    let job = |order_id: OrderId, command: OrderCommand| async move {
-        let order = orders_access::execute(platform, order_id, command).await?;
+    let job = |order_id: OrderId, action: RiderAction| async move {
+        let order = orders_access::rider_action(platform, rider, order_id, action).await?;
         Ok::<_, ApiError>(Some(order_json(&order)))
     };
     match command {
         RiderCommand::Location { lat, lon } => {
-            let position = GeoPoint::new(lat, lon).map_err(|e| ApiError::invalid("lat", e.message))?;
+            let position =
+                GeoPoint::new(lat, lon).map_err(|e| ApiError::invalid(GeoPoint::refused_field(lat), e.message))?;
             addr.send(Ping { position }).await.map_err(CommandError::from)??;
             Ok(None)
         }
@@ -144,16 +145,9 @@ async fn rider(command: RiderCommand, rider: RiderId, platform: &Arc<Platform>) 
             let view = addr.send(RiderCmd(RiderDuty::GoOffline)).await.map_err(CommandError::from)??;
             Ok(Some(serde_json::to_value(view).unwrap_or(Value::Null)))
         }
-        RiderCommand::AcceptOffer { order_id, .. } => job(order_id, OrderCommand::AcceptOffer { rider }).await,
-        RiderCommand::DeclineOffer { order_id, .. } => job(order_id, OrderCommand::DeclineOffer { rider }).await,
-        RiderCommand::PickUp { order_id, .. } => job(order_id, OrderCommand::PickUp { rider }).await,
-        RiderCommand::Deliver { order_id, position, .. } => {
-            let position = match position {
-                Some(position) => position,
-                None => orders_access::rider_position(platform, rider).await?,
-            };
-            let geofence_m = platform.settings.orders.delivery_geofence_m;
-            job(order_id, OrderCommand::Deliver { rider, position, geofence_m }).await
-        }
+        RiderCommand::AcceptOffer { order_id, .. } => job(order_id, RiderAction::AcceptOffer).await,
+        RiderCommand::DeclineOffer { order_id, .. } => job(order_id, RiderAction::DeclineOffer).await,
+        RiderCommand::PickUp { order_id, .. } => job(order_id, RiderAction::PickUp).await,
+        RiderCommand::Deliver { order_id, position, .. } => job(order_id, RiderAction::Deliver { position }).await,
     }
 }

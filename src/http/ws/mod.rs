@@ -1,8 +1,12 @@
 //! Websocket endpoints, one per kind of client: `/v1/ws/customer`, `/v1/ws/store`,
 //! `/v1/ws/rider`. No socket opens without an identity: the upgrade request carries a
 //! bearer token (`Authorization` header, or `access_token` query parameter for browsers),
-//! and its role must match the endpoint.
+//! and its role must match the endpoint. A socket lives no longer than its token: it is
+//! closed when the token expires or is revoked (see [`close_codes`]). Sockets are capped
+//! per subject and per client address.
 
+mod caps;
+pub mod close_codes;
 pub mod commands;
 pub mod protocol;
 mod session;
@@ -14,13 +18,14 @@ use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::{AuthError, Authenticator, Identity, Role};
+use crate::auth::{AuthError, Authenticator, Credentials, Revocations, Role};
 use crate::domain::{RiderId, StoreId};
 use crate::http::error::ApiError;
 use crate::http::openapi::ApiErrors;
 
 use super::routes::Ctx;
 
+pub use caps::SocketCaps;
 pub use session::WsSession;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -37,13 +42,13 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
         .and_then(|q| q.get("access_token").cloned())
 }
 
-pub fn authenticate(req: &HttpRequest, auth: &dyn Authenticator) -> Result<Identity, ApiError> {
+pub fn authenticate(req: &HttpRequest, auth: &dyn Authenticator) -> Result<Credentials, ApiError> {
     let token = bearer(req).ok_or(AuthError::Missing).map_err(unauthorized)?;
     auth.authenticate(&token).map_err(unauthorized)
 }
 
 fn unauthorized(error: AuthError) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string())
+    ApiError::new(StatusCode::UNAUTHORIZED, error.code(), error.to_string())
 }
 
 async fn connect(
@@ -53,7 +58,8 @@ async fn connect(
     auth: web::Data<Arc<dyn Authenticator>>,
     role: Role,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = authenticate(&req, auth.as_ref().as_ref())?;
+    let credentials = authenticate(&req, auth.as_ref().as_ref())?;
+    let identity = credentials.identity;
     if identity.role != role {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -69,9 +75,19 @@ async fn connect(
     if !exists {
         return Err(ApiError::not_found(role.as_str()));
     }
+    let caps = req.app_data::<web::Data<SocketCaps>>().ok_or_else(|| ApiError::internal("no socket caps"))?;
+    let revocations =
+        req.app_data::<web::Data<Arc<Revocations>>>().ok_or_else(|| ApiError::internal("no deny-list"))?;
+    let seat = caps.admit(identity.subject, req.peer_addr().map(|a| a.ip()))?;
     let (response, socket, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request("not_a_websocket", format!("websocket upgrade failed: {e}")))?;
-    WsSession::start(identity, platform.get_ref().clone(), platform.settings.ws.clone(), socket, stream);
+    WsSession::start(
+        session::Opened { credentials, seat, revocations: revocations.get_ref().clone() },
+        platform.get_ref().clone(),
+        platform.settings.ws.clone(),
+        socket,
+        stream,
+    );
     Ok(response)
 }
 

@@ -1,7 +1,8 @@
 //! One actor per websocket connection. Its mailbox receives the hub's pushes and the
 //! client's frames; a writer task owns the socket. Between them sits a bounded queue: a
 //! client that cannot keep up fills it and is closed (code 1008), so a slow socket never
-//! slows an actor or another client.
+//! slows an actor or another client. A session ends with its token: at its expiry (4001)
+//! or when it is revoked (4003).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,13 +14,15 @@ use uuid::Uuid;
 
 use crate::actors::hub::{Push, Topic};
 use crate::actors::{GetBoard, GetOrderVersioned, GetRider, Platform, RiderView};
-use crate::auth::{Identity, Role};
+use crate::auth::{Credentials, Identity, Revocations, Role, Watch};
 use crate::config::WsSettings;
 use crate::domain::order::{Courier, Order, OrderStatus, Phase};
 use crate::domain::{CustomerId, OrderId, RiderId, StoreId};
 use crate::http::error::ApiError;
 use crate::http::views::OrderView;
 
+use super::caps::Seat;
+use super::close_codes::{self, TOKEN_EXPIRED, TOKEN_REVOKED};
 use super::commands;
 use super::protocol::{Envelope, ServerMessage, VersionedOrder};
 use super::versions::SentVersions;
@@ -39,6 +42,19 @@ struct Heard;
 #[rtype(result = "()")]
 struct Unsupported;
 
+/// The session's token was revoked.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Revoked;
+
+/// What a socket opened with: the verified token, its place under the socket caps, and the
+/// deny-list that can end it.
+pub struct Opened {
+    pub credentials: Credentials,
+    pub seat: Seat,
+    pub revocations: Arc<Revocations>,
+}
+
 /// The client went away, or broke the protocol.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -47,6 +63,11 @@ struct Gone(Option<CloseReason>);
 pub struct WsSession {
     id: Uuid,
     identity: Identity,
+    credentials: Credentials,
+    revocations: Arc<Revocations>,
+    watch: Option<Watch>,
+    /// Held while the socket is open; dropped with the session, freeing its place.
+    _seat: Seat,
     platform: Arc<Platform>,
     settings: WsSettings,
     out: mpsc::Sender<String>,
@@ -62,7 +83,7 @@ pub struct WsSession {
 impl WsSession {
     /// Start the session actor, its socket writer and its frame reader.
     pub fn start(
-        identity: Identity,
+        opened: Opened,
         platform: Arc<Platform>,
         settings: WsSettings,
         socket: Session,
@@ -80,7 +101,11 @@ impl WsSession {
         let max_frame = settings.max_frame_bytes;
         let session = WsSession {
             id: Uuid::new_v4(),
-            identity,
+            identity: opened.credentials.identity,
+            credentials: opened.credentials,
+            revocations: opened.revocations,
+            watch: None,
+            _seat: opened.seat,
             platform,
             settings,
             out,
@@ -259,6 +284,15 @@ impl Actor for WsSession {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.platform.hub.session_opened();
+        // The socket lives no longer than its token.
+        let left = (self.credentials.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
+        ctx.run_later(Duration::from_secs(left), |act, ctx| {
+            act.close(close_codes::code(TOKEN_EXPIRED), "token expired: refresh it and reconnect", ctx);
+        });
+        if let Some(jti) = self.credentials.jti {
+            let addr = ctx.address();
+            self.watch = Some(self.revocations.watch(jti, move || addr.do_send(Revoked)));
+        }
         // Subscribe first, then take the snapshot while the mailbox is held: pushes that
         // arrive meanwhile wait in the mailbox and are filtered by version after it.
         let topic = self.topic();
@@ -289,6 +323,9 @@ impl Actor for WsSession {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(watch) = self.watch.take() {
+            self.revocations.unwatch(watch);
+        }
         if let Some((topic, id)) = self.subscription.take() {
             self.platform.hub.unsubscribe(topic, id);
         }
@@ -308,6 +345,14 @@ impl Handler<Push> for WsSession {
                 }
             }
         }
+    }
+}
+
+impl Handler<Revoked> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Revoked, ctx: &mut Context<Self>) {
+        self.close(close_codes::code(TOKEN_REVOKED), "token revoked: sign in again", ctx);
     }
 }
 
