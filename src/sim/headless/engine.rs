@@ -281,7 +281,7 @@ impl Simulation {
             Happening::AtDoor { order, rider } => self.at_door(order, rider),
             Happening::Deadline { order, at, command } => {
                 let still = self.orders[order].state.as_ref().is_some_and(|state| {
-                    duties::deadlines(state, &self.plan.dispatch)
+                    duties::deadlines(state, &self.plan.dispatch, &self.plan.orders)
                         .iter()
                         .any(|(due, wanted)| *due == at && wanted.name() == command.name())
                 });
@@ -342,7 +342,7 @@ impl Simulation {
     /// it needs, and let go of a rider whose job it no longer is.
     fn sync(&mut self, order: usize) {
         let Some(state) = self.orders[order].state.clone() else { return };
-        let wanted = duties::deadlines(&state, &self.plan.dispatch);
+        let wanted = duties::deadlines(&state, &self.plan.dispatch, &self.plan.orders);
         let armed: Vec<(&'static str, DateTime<Utc>)> = wanted.iter().map(|(at, c)| (c.name(), *at)).collect();
         for (at, command) in wanted {
             if !self.orders[order].armed.contains(&(command.name(), at)) {
@@ -545,7 +545,7 @@ impl Simulation {
         // Where the rider is free again, before the order lets it go.
         self.riders[r].position = dropoff;
         self.board.presence(rider, Some(dropoff), self.clock());
-        let geofence_m = self.plan.geofence_m;
+        let geofence_m = self.plan.orders.delivery_geofence_m;
         if self.drive(order, OrderCommand::Deliver { rider, position: dropoff, geofence_m }) {
             self.end_job(r);
             self.drive(order, OrderCommand::RecordCapture);
@@ -579,6 +579,7 @@ fn record(trace: &mut Trace, event: &OrderEvent, now: Millis) {
         OrderEvent::PickedUp { .. } => trace.picked_up = Some(now),
         OrderEvent::Delivered { .. } => trace.delivered = Some(now),
         OrderEvent::DispatchEscalated { .. } => trace.escalated = true,
+        OrderEvent::KitchenLate { .. } => trace.kitchen_late = Some(now),
         _ => {}
     }
 }
