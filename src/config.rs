@@ -193,8 +193,13 @@ pub struct SimulatorSettings {
     pub demo_customer_share: Share,
     /// How long store staff take to answer a new order.
     pub store_answer_secs: Between,
-    /// How long the kitchen cooks.
+    /// How long the kitchen cooks; the store promises it, rounded up to the minute.
     pub cook_secs: Between,
+    /// Share of kitchens that run late, past what they promised (none by default, so the
+    /// figures of a simulated day stay comparable; set it to see late-kitchen alerts)...
+    pub late_kitchen_share: Share,
+    /// ...and how far past their promise those finish.
+    pub late_kitchen_secs: Between,
     /// How long a rider takes to answer an offer.
     pub rider_answer_secs: Between,
     /// Each rider's riding speed is drawn from this range.
@@ -215,6 +220,8 @@ impl Default for SimulatorSettings {
             demo_customer_share: Share(0.2),
             store_answer_secs: Between { min: 10.0, max: 60.0 },
             cook_secs: Between { min: 300.0, max: 900.0 },
+            late_kitchen_share: Share(0.0),
+            late_kitchen_secs: Between { min: 300.0, max: 1800.0 },
             rider_answer_secs: Between { min: 3.0, max: 15.0 },
             rider_speed_kmh: Between { min: 15.0, max: 25.0 },
             delivery_distance_m: Between { min: 400.0, max: 2000.0 },

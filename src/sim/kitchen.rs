@@ -21,17 +21,31 @@ pub fn promise(cook_secs: f64) -> u32 {
     (cook_secs / 60.0).ceil().clamp(1.0, f64::from(crate::domain::order::MAX_PREP_MINUTES)) as u32
 }
 
+/// Seconds past its promise a kitchen runs: none for most, and for the share of kitchens
+/// that run late a draw from `late_kitchen_secs`. Draws nothing when no kitchen runs late,
+/// so a day with the default settings keeps its streams of chance.
+pub fn overrun_secs(people: &SimulatorSettings, rng: &mut impl Rng) -> f64 {
+    let share = people.late_kitchen_share.get();
+    if share > 0.0 && rng.gen_bool(share) {
+        people.late_kitchen_secs.sample(rng)
+    } else {
+        0.0
+    }
+}
+
 /// How long the kitchen of `order`, which promised `prep_minutes`, cooks in all: a time
 /// `promise` rounds up to those minutes, inside `cook_secs` (so a demo city that cooks in
-/// seconds still does). A promise outside `cook_secs` (someone accepted for a demo store
-/// by hand) is kept to the minute. The same order always gets the same answer.
+/// seconds still does), plus its overrun if it is one that runs late. A promise outside
+/// `cook_secs` (someone accepted for a demo store by hand) is kept to the minute. The same
+/// order always gets the same answer, overrun included.
 pub fn cook_secs(order: OrderId, prep_minutes: u32, people: &SimulatorSettings) -> f64 {
     let (first, second) = order.as_uuid().as_u64_pair();
     let mut rng = SmallRng::seed_from_u64(first ^ second ^ KITCHEN_STREAM);
     let promised = f64::from(prep_minutes.max(1)) * 60.0;
     let (low, high) = (people.cook_secs.min().max(promised - 60.0), people.cook_secs.max().min(promised));
     let (low, high) = if low <= high { (low, high) } else { (promised - 60.0, promised) };
-    high - (high - low) * rng.gen::<f64>()
+    let within = high - (high - low) * rng.gen::<f64>();
+    within + overrun_secs(people, &mut rng)
 }
 
 /// Seconds left to cook for a kitchen that started at `accepted_at` and cooks `cook_secs`
@@ -46,7 +60,7 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     use super::*;
-    use crate::config::Between;
+    use crate::config::{Between, Share};
 
     fn noon() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap()
@@ -95,5 +109,18 @@ mod tests {
         assert_eq!(cook_secs(OrderId::named("o1"), 5, &people), 300.0);
         // A promise made by hand outside the range is kept to the minute.
         assert!((3540.0..=3600.0).contains(&cook_secs(OrderId::named("o1"), 60, &people)));
+    }
+
+    #[test]
+    fn late_kitchens_overrun_their_promise_by_the_configured_time() {
+        let people = SimulatorSettings {
+            late_kitchen_share: Share::try_from(1.0).unwrap(),
+            late_kitchen_secs: Between::new(900.0, 1200.0).unwrap(),
+            ..SimulatorSettings::default()
+        };
+        for n in 0..20 {
+            let cook = cook_secs(OrderId::named(&format!("o{n}")), 10, &people);
+            assert!((540.0 + 900.0..=600.0 + 1200.0).contains(&cook), "{cook}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::store::{Store, StoreCommand};
 use crate::domain::{CustomerId, GeoPoint, OrderId, RiderId};
 use crate::sim::agenda::Agenda;
 use crate::sim::route::metres_per_sec;
-use crate::sim::{customers, demo};
+use crate::sim::{customers, demo, kitchen};
 
 use super::kpi::{Outcome, Sample, Trace};
 use super::plan::Plan;
@@ -436,7 +436,8 @@ impl Simulation {
         self.orders[order].state.as_ref().is_some_and(|o| test(&o.phase))
     }
 
-    /// The store staff accept (with a preparation time matching the cooking) or reject.
+    /// The store staff accept (with a preparation time matching the cooking) or reject. A
+    /// share of kitchens (`late_kitchen_share`, none by default) then cook past the promise.
     fn store_answers(&mut self, order: usize) {
         if !self.status_is(order, |p| matches!(p, Phase::AwaitingStore { .. })) {
             return;
@@ -448,7 +449,8 @@ impl Simulation {
             return;
         }
         let cook_secs = self.plan.people.cook_secs.sample(rng);
-        let prep_minutes = (cook_secs / 60.0).ceil().max(1.0) as u32;
+        let prep_minutes = kitchen::promise(cook_secs);
+        let cook_secs = cook_secs + kitchen::overrun_secs(&self.plan.people, rng);
         if self.drive(order, OrderCommand::Accept { prep_minutes }) {
             self.after_secs(cook_secs, Happening::Cooked(order));
         }
@@ -587,7 +589,7 @@ fn record(trace: &mut Trace, event: &OrderEvent, now: Millis) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Settings, Share};
+    use crate::config::{Between, Settings, Share};
     use crate::dispatch::Policy;
     use crate::sim::headless::Kpis;
 
@@ -661,6 +663,36 @@ mod tests {
             assert!(trace.accepted.is_some() && trace.offers == 0);
         }
         assert!(kpis.ran_min * 60_000.0 >= give_up_ms as f64);
+    }
+
+    #[test]
+    fn kitchens_well_past_their_promise_alert_the_operator_and_a_little_late_does_not() {
+        let late = |share: f64, secs: Option<(f64, f64)>| {
+            let mut p = plan(30);
+            p.people.late_kitchen_share = Share::try_from(share).unwrap();
+            if let Some((min, max)) = secs {
+                p.people.late_kitchen_secs = Between::new(min, max).unwrap();
+            }
+            run(p)
+        };
+        // By default kitchens keep their promise: no alert.
+        assert_eq!(late(0.0, None).1.kitchens_late, 0);
+        // A few minutes over is inside the grace (10 minutes, or half the promise).
+        let (_, kpis) = late(1.0, Some((60.0, 240.0)));
+        assert_eq!((kpis.kitchens_late, kpis.refused, kpis.open_at_end), (0, 0, 0));
+        // Every kitchen 25 to 30 minutes over: each one alerts, once, before the food is ready.
+        let (outcomes, kpis) = late(1.0, Some((1500.0, 1800.0)));
+        assert_eq!((kpis.refused, kpis.open_at_end), (0, 0));
+        assert!(kpis.delivered > 0 && kpis.kitchens_late >= kpis.delivered, "{kpis}");
+        for trace in outcomes.traces.iter().filter(|t| t.outcome == Outcome::Delivered) {
+            let (accepted, late, ready) = (trace.accepted.unwrap(), trace.kitchen_late.unwrap(), trace.ready.unwrap());
+            // At least a 5-minute promise and the 10-minute grace after it.
+            assert!(late - accepted >= 15 * 60_000 && late < ready, "{trace:?}");
+        }
+        assert!(kpis
+            .rows()
+            .iter()
+            .any(|(name, value)| name.contains("kitchen well past") && *value == kpis.kitchens_late.to_string()));
     }
 
     #[test]

@@ -49,6 +49,12 @@ impl Plan {
         let people = &self.people;
         let range = |b: Between, scale: f64| format!("{:.0}-{:.0}", b.min() / scale, b.max() / scale);
         let policy = policy_name(self.policy);
+        let share = people.late_kitchen_share.get();
+        let late = if share > 0.0 {
+            format!(", {:.0}% late by {} min", share * 100.0, range(people.late_kitchen_secs, 60.0))
+        } else {
+            String::new()
+        };
         [
             ("duration of ordering", format!("{} min", self.duration_secs / 60)),
             ("orders per minute", people.orders_per_minute.to_string()),
@@ -59,7 +65,7 @@ impl Plan {
             ),
             (
                 "store answers, kitchen cooks",
-                format!("{} s, {} min", range(people.store_answer_secs, 1.0), range(people.cook_secs, 60.0)),
+                format!("{} s, {} min{late}", range(people.store_answer_secs, 1.0), range(people.cook_secs, 60.0)),
             ),
             (
                 "rider answers, rides",
