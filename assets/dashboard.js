@@ -119,12 +119,21 @@
       });
   }
 
-  function drawKpis(k) {
+  // A kitchen well past the ready time it promised (the server flags it, `kitchen_late_at`)
+  // and still cooking. Once the food is ready the order keeps the flag as a record.
+  const lateKitchen = (o) => Boolean(o.kitchen_late_at) && o.status === "preparing";
+
+  function drawKpis(city) {
+    const k = city.kpis;
+    // The board's own count when the server sends it; every open order is in the list, so
+    // counting them here gives the same figure.
+    const late = k.kitchens_late ?? city.open_orders.filter(lateKitchen).length;
     const tiles = [
       ["orders-today", "orders today", k.orders_today],
       ["delivered-today", "delivered today", k.delivered_today],
       ["open-orders", "open orders", k.open_orders],
       ["waiting-for-rider", "waiting for a rider", k.waiting_for_rider],
+      ["kitchens-late", "kitchens late", late, late > 0],
       ["click-to-door", "mean click-to-door", Baedal.duration(k.mean_click_to_door_secs)],
       ["riders-idle", "riders idle", k.riders_idle],
       ["riders-busy", "riders on a job", k.riders_busy],
@@ -140,7 +149,20 @@
         div.querySelector(".label").textContent = t[1];
         return div;
       },
-      (div, t) => { div.querySelector(".value").textContent = String(t[2]); });
+      (div, t) => {
+        div.querySelector(".value").textContent = String(t[2]);
+        div.classList.toggle("alert", Boolean(t[3]));
+      });
+  }
+
+  // The mark of a kitchen that ran well past its promise, with the times in its tooltip.
+  function kitchenFlag(o, flag) {
+    const span = document.createElement("span");
+    span.className = `flag ${flag}`;
+    span.textContent = flag === "late" ? "kitchen late" : "was late";
+    const promised = o.ready_by ? `promised ${Baedal.clock(o.ready_by)} · ` : "";
+    span.title = `${promised}operator alerted ${Baedal.clock(o.kitchen_late_at)}`;
+    return span;
   }
 
   function drawTable(city) {
@@ -164,9 +186,12 @@
         tr.dataset.status = o.status;
         tr.className = finished ? "finished" : "";
         cells[1].textContent = stores.get(o.store_id) || Baedal.shortId(o.store_id);
-        if (cells[2].dataset.status !== o.status) {
+        const flag = lateKitchen(o) ? "late" : o.kitchen_late_at ? "was-late" : "";
+        if (cells[2].dataset.status !== o.status || cells[2].dataset.flag !== flag) {
           cells[2].dataset.status = o.status;
+          cells[2].dataset.flag = flag;
           cells[2].replaceChildren(Baedal.badge(o.status));
+          if (flag) cells[2].append(" ", kitchenFlag(o, flag));
         }
         cells[3].textContent = o.rider_id ? riders.get(o.rider_id) || Baedal.shortId(o.rider_id) : o.dispatch === "searching" ? "searching…" : "";
         cells[4].textContent = Baedal.clock(o.placed_at);
@@ -181,7 +206,7 @@
   async function refresh() {
     try {
       const city = await Baedal.api("operator", "GET", "/v1/ops/city");
-      drawKpis(city.kpis);
+      drawKpis(city);
       drawMap(city);
       drawTable(city);
       lastOk = Date.now();

@@ -204,6 +204,13 @@ pub struct OrderSettings {
     /// An authorization the provider has not answered this long after placement rejects
     /// the order.
     pub payment_timeout_secs: u64,
+    /// A kitchen still cooking this long after the ready time it promised is "well past
+    /// its promise" and the operator is alerted (dashboard and a warning in the log)...
+    pub kitchen_late_grace_secs: u64,
+    /// ...or, for long preparations, this share of the promised preparation time if that
+    /// is longer: a 40-minute dish is not late at 10 minutes over the way a 10-minute one
+    /// is. See [`OrderSettings::kitchen_late_grace`].
+    pub kitchen_late_grace_share: Share,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -261,8 +268,13 @@ pub struct SimulatorSettings {
     pub demo_customer_share: Share,
     /// How long store staff take to answer a new order.
     pub store_answer_secs: Between,
-    /// How long the kitchen cooks.
+    /// How long the kitchen cooks; the store promises it, rounded up to the minute.
     pub cook_secs: Between,
+    /// Share of kitchens that run late, past what they promised (none by default, so the
+    /// figures of a simulated day stay comparable; set it to see late-kitchen alerts)...
+    pub late_kitchen_share: Share,
+    /// ...and how far past their promise those finish.
+    pub late_kitchen_secs: Between,
     /// How long a rider takes to answer an offer.
     pub rider_answer_secs: Between,
     /// Each rider's riding speed is drawn from this range.
@@ -283,6 +295,8 @@ impl Default for SimulatorSettings {
             demo_customer_share: Share(0.2),
             store_answer_secs: Between { min: 10.0, max: 60.0 },
             cook_secs: Between { min: 300.0, max: 900.0 },
+            late_kitchen_share: Share(0.0),
+            late_kitchen_secs: Between { min: 300.0, max: 1800.0 },
             rider_answer_secs: Between { min: 3.0, max: 15.0 },
             rider_speed_kmh: Between { min: 15.0, max: 25.0 },
             delivery_distance_m: Between { min: 400.0, max: 2000.0 },
@@ -410,7 +424,22 @@ impl Default for OrderSettings {
             ping_max_age_secs: 120,
             payment_retry_ms: 2000,
             payment_timeout_secs: 60,
+            kitchen_late_grace_secs: 600,
+            kitchen_late_grace_share: Share(0.5),
         }
+    }
+}
+
+impl OrderSettings {
+    /// How long past its promised ready time a kitchen that promised `prep_minutes` may
+    /// run before it counts as well past its promise: the larger of the fixed grace and
+    /// the share of the preparation time (defaults: 10 minutes, or half the preparation).
+    /// A few minutes over is ordinary kitchen life and would only drown the operator in
+    /// alerts; the alert is for the order that is stuck.
+    pub fn kitchen_late_grace(&self, prep_minutes: u32) -> Duration {
+        let fixed = Duration::from_secs(self.kitchen_late_grace_secs);
+        let share = Duration::from_secs_f64(f64::from(prep_minutes) * 60.0 * self.kitchen_late_grace_share.get());
+        fixed.max(share)
     }
 }
 
@@ -500,6 +529,19 @@ mod tests {
         assert!(settings.simulator.enabled);
         assert_eq!(settings.simulator.cook_secs, Between::new(300.0, 900.0).unwrap());
         assert_eq!(settings.simulator.rider_speed_kmh, Between::new(15.0, 25.0).unwrap());
+    }
+
+    #[test]
+    fn a_kitchen_is_late_after_ten_minutes_or_half_its_promise_whichever_is_longer() {
+        let settings = parse(include_str!("../baedal.example.toml")).expect("baedal.example.toml");
+        let orders = &settings.orders;
+        assert_eq!((orders.kitchen_late_grace_secs, orders.kitchen_late_grace_share.get()), (600, 0.5));
+        assert_eq!(orders.kitchen_late_grace(10), Duration::from_secs(600));
+        assert_eq!(orders.kitchen_late_grace(20), Duration::from_secs(600));
+        assert_eq!(orders.kitchen_late_grace(40), Duration::from_secs(1200));
+        let tight = parse("[orders]\nkitchen_late_grace_secs = 60\nkitchen_late_grace_share = 0").unwrap();
+        assert_eq!(tight.orders.kitchen_late_grace(40), Duration::from_secs(60));
+        assert!(parse("[orders]\nkitchen_late_grace_share = 1.5").is_err());
     }
 
     #[test]

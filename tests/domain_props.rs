@@ -55,6 +55,7 @@ fn order_command() -> impl Strategy<Value = OrderCommand> {
         "[a-z ]{0,3}".prop_map(|reason| OrderCommand::Cancel(Canceller::Operator { reason })),
         Just(OrderCommand::GiveUpDispatch),
         Just(OrderCommand::EscalateDispatch),
+        Just(OrderCommand::FlagKitchenLate),
         (0i64..3600).prop_map(|s| OrderCommand::UpdateEta(Eta {
             pickup_at: (s % 2 == 0).then(|| epoch() + Duration::seconds(s)),
             dropoff_at: epoch() + Duration::seconds(s + 600),
@@ -122,6 +123,7 @@ fn next_command(order: Option<&Order>, (_, selector, noise): &Step, now: DateTim
             OrderCommand::MarkReady,
             OrderCommand::PickUp { rider: held },
             OrderCommand::EscalateDispatch,
+            OrderCommand::FlagKitchenLate,
             OrderCommand::UpdateEta(Eta { pickup_at: Some(now), dropoff_at: now + Duration::seconds(900) }),
         ],
         (Some(Phase::Active { .. }), true) => vec![
@@ -190,6 +192,9 @@ proptest! {
                 }
             }
         }
+        // The operator hears of a late kitchen once at most.
+        let alerts = history.iter().filter(|e| matches!(e, OrderEvent::KitchenLate { .. })).count();
+        prop_assert!(alerts <= 1, "{} kitchen-late alerts", alerts);
         // Replaying the history rebuilds the very same state.
         prop_assert_eq!(Order::replay(id, history.iter()), state.clone());
         // And through JSON, as the event store keeps it.

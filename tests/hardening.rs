@@ -344,7 +344,7 @@ async fn a_guesser_locks_out_itself_not_the_owner(backend: Backend) {
     let (status, _) =
         owner.post("/v1/auth/signup", json!({"email": "min@x.dev", "password": "long enough", "name": "Min"})).await;
     assert_eq!(status, 201);
-    let guesser = owner.from_address(IpAddr::from([127, 0, 0, 2]));
+    let guesser = owner.via_address(IpAddr::from([127, 0, 0, 2]));
     for n in 0..10 {
         let (status, _) =
             guesser.post("/v1/auth/login", json!({"email": "min@x.dev", "password": format!("guess {n}")})).await;

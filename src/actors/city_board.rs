@@ -80,6 +80,15 @@ pub struct CitySnapshot {
     pub today: DayTally,
 }
 
+impl CitySnapshot {
+    /// Open orders whose kitchen is well past the ready time it promised and still cooking:
+    /// the operator's count of late kitchens. (The `/v1/ops/city` KPIs do not carry it yet;
+    /// the dashboard counts the same orders from the open list meanwhile.)
+    pub fn kitchens_late(&self) -> usize {
+        self.open.iter().filter(|order| order.kitchen_is_late()).count()
+    }
+}
+
 #[derive(Message)]
 #[rtype(result = "CitySnapshot")]
 pub struct GetCity;
@@ -141,6 +150,14 @@ impl Projection {
         if day != self.today.day {
             self.today = DayTally::new(day);
         }
+    }
+
+    /// What the board shows now.
+    fn snapshot(&mut self) -> CitySnapshot {
+        self.roll_day();
+        let mut open: Vec<Arc<Order>> = self.open.values().map(|(order, _)| order.clone()).collect();
+        open.sort_by_key(|order| (order.placed_at, order.id));
+        CitySnapshot { open, finished: self.finished.iter().cloned().collect(), today: self.today.clone() }
     }
 
     fn sweep(&mut self, now: Instant) {
@@ -205,15 +222,7 @@ impl Handler<GetCity> for CityBoard {
     type Result = MessageResult<GetCity>;
 
     fn handle(&mut self, _: GetCity, _: &mut Context<Self>) -> Self::Result {
-        let board = &mut self.projection;
-        board.roll_day();
-        let mut open: Vec<Arc<Order>> = board.open.values().map(|(order, _)| order.clone()).collect();
-        open.sort_by_key(|order| (order.placed_at, order.id));
-        MessageResult(CitySnapshot {
-            open,
-            finished: board.finished.iter().cloned().collect(),
-            today: board.today.clone(),
-        })
+        MessageResult(self.projection.snapshot())
     }
 }
 
@@ -271,6 +280,31 @@ mod tests {
         let id = OrderId::random();
         board.observe(versions(id, &placed())[0].0.clone(), 1, later);
         assert_eq!((board.open.len(), board.ended.len(), board.finished.len()), (1, 0, FINISHED_SHOWN));
+    }
+
+    #[test]
+    fn late_kitchens_are_counted_while_they_still_cook() {
+        let start = Instant::now();
+        let mut board = Projection::new(start);
+        let accepted = Utc::now() - chrono::Duration::minutes(30);
+        let mut events = crate::domain::order::accepted_history(accepted, 10);
+        let on_time = OrderId::random();
+        for (order, version) in versions(on_time, &events) {
+            board.observe(order, version, start);
+        }
+        let late = OrderId::random();
+        events.push(OrderEvent::KitchenLate { at: accepted + chrono::Duration::minutes(20) });
+        for (order, version) in versions(late, &events) {
+            board.observe(order, version, start);
+        }
+        assert_eq!((board.snapshot().open.len(), board.snapshot().kitchens_late()), (2, 1));
+        // Ready at last: no longer a late kitchen, though the order keeps its record.
+        events.push(OrderEvent::MarkedReady { at: Utc::now() });
+        let (ready, version) = versions(late, &events).pop().unwrap();
+        board.observe(ready, version, start);
+        let snapshot = board.snapshot();
+        assert_eq!(snapshot.kitchens_late(), 0);
+        assert!(snapshot.open.iter().any(|o| o.id == late && o.kitchen_late_at.is_some()));
     }
 
     #[test]

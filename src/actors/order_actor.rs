@@ -16,7 +16,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
 use crate::dispatch::duties;
-use crate::domain::order::{Courier, Order, OrderCommand, OrderEvent, OrderStatus, Payment, Phase};
+use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderEvent, OrderStatus, Payment, Phase};
 use crate::domain::rider::Duty;
 use crate::domain::{GeoPoint, OrderId, RiderId};
 use crate::matching::eta;
@@ -142,7 +142,8 @@ impl OrderActor {
     /// Arm a timer for each deadline in force, and drop the ones no longer wanted. A
     /// deadline that passed while the server was down fires at once.
     fn sync_timers(&mut self, order: &Order, ctx: &mut Context<Self>) {
-        let wanted = duties::deadlines(order, &self.platform.settings.dispatch);
+        let settings = &self.platform.settings;
+        let wanted = duties::deadlines(order, &settings.dispatch, &settings.orders);
         self.timers.retain(|(name, at, handle)| {
             let keep = wanted.iter().any(|(deadline, command)| command.name() == *name && deadline == at);
             if !keep {
@@ -309,6 +310,33 @@ impl OrderActor {
     }
 }
 
+/// Operator alerts go to the log as warnings as well as to the dashboard, so whoever
+/// watches the logs (or alerts on them) hears of them without the page open.
+fn warn_of_alerts(order: &Order, events: &[OrderEvent]) {
+    for event in events {
+        if let OrderEvent::KitchenLate { at } = event {
+            let promised = match &order.phase {
+                Phase::Active { kitchen: Kitchen::Preparing { ready_by }, .. } => Some(*ready_by),
+                _ => order
+                    .accepted_at
+                    .zip(order.prep_minutes)
+                    .map(|(accepted, prep)| accepted + chrono::Duration::minutes(i64::from(prep))),
+            };
+            // Only an accepted order can be flagged, so a promise is always there.
+            let ready_by = promised.unwrap_or(*at);
+            // The customer is not told: delay notices are a later piece of work.
+            tracing::warn!(
+                order = %order.id,
+                store = %order.terms.store_id,
+                promised_ready_at = %ready_by.to_rfc3339(),
+                minutes_late = (*at - ready_by).num_minutes(),
+                prep_minutes = order.prep_minutes.unwrap_or(0),
+                "kitchen well past its promised ready time; operator alerted"
+            );
+        }
+    }
+}
+
 stream_handlers!(OrderActor);
 
 impl Supervised for OrderActor {
@@ -342,6 +370,9 @@ impl EventSourced for OrderActor {
         let _entered = span.enter();
         let names: Vec<&'static str> = events.iter().map(OrderEvent::name).collect();
         tracing::info!(order = %self.id, events = ?names, "order events");
+        if let Some(order) = &self.stream.state {
+            warn_of_alerts(order, events);
+        }
         let previous_rider = self.rider_told;
         self.sync(ctx);
         if let Some(order) = &self.stream.state {

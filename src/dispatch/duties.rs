@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::DispatchSettings;
-use crate::domain::order::{Courier, Order, OrderCommand, Phase};
+use crate::config::{DispatchSettings, OrderSettings};
+use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, Phase};
 
 use super::Need;
 
@@ -25,13 +25,24 @@ pub fn need(order: &Order) -> Option<Need> {
 }
 
 /// The deadlines `order`'s state calls for, each with the command it fires: the store's
-/// accept deadline, an offer's answer deadline, and, while no rider has the job, the
-/// operator alert and the give-up.
-pub fn deadlines(order: &Order, dispatch: &DispatchSettings) -> Vec<(DateTime<Utc>, OrderCommand)> {
+/// accept deadline, an offer's answer deadline, while no rider has the job the operator
+/// alert and the give-up, and while the kitchen cooks the operator alert for a kitchen well
+/// past its promise.
+pub fn deadlines(
+    order: &Order,
+    dispatch: &DispatchSettings,
+    orders: &OrderSettings,
+) -> Vec<(DateTime<Utc>, OrderCommand)> {
     let mut wanted = Vec::new();
     match &order.phase {
         Phase::AwaitingStore { deadline } => wanted.push((*deadline, OrderCommand::ExpireStoreDeadline)),
-        Phase::Active { courier, .. } => {
+        Phase::Active { courier, kitchen, .. } => {
+            if let (Kitchen::Preparing { ready_by }, None) = (kitchen, order.kitchen_late_at) {
+                wanted.extend(
+                    kitchen_late_at(*ready_by, order.prep_minutes, orders)
+                        .map(|at| (at, OrderCommand::FlagKitchenLate)),
+                );
+            }
             if let Courier::Offered { rider, deadline } = courier {
                 wanted.push((*deadline, OrderCommand::ExpireOffer { rider: *rider }));
             }
@@ -53,4 +64,72 @@ pub fn deadlines(order: &Order, dispatch: &DispatchSettings) -> Vec<(DateTime<Ut
         _ => {}
     }
     wanted
+}
+
+/// When a kitchen that promised `prep_minutes`, ready by `ready_by`, is well past its
+/// promise (see [`OrderSettings::kitchen_late_grace`]). `None` only if the time overflows.
+fn kitchen_late_at(
+    ready_by: DateTime<Utc>,
+    prep_minutes: Option<u32>,
+    orders: &OrderSettings,
+) -> Option<DateTime<Utc>> {
+    let grace = chrono::Duration::from_std(orders.kitchen_late_grace(prep_minutes.unwrap_or(0))).ok()?;
+    ready_by.checked_add_signed(grace)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::domain::order::{accepted_history, OrderEvent};
+    use crate::domain::OrderId;
+
+    fn noon() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap()
+    }
+
+    fn order(events: &[OrderEvent]) -> Order {
+        Order::replay(OrderId::named("o"), events.iter()).unwrap()
+    }
+
+    fn kitchen_deadline(order: &Order) -> Option<DateTime<Utc>> {
+        let wanted = deadlines(order, &DispatchSettings::default(), &OrderSettings::default());
+        let mut late = wanted.into_iter().filter(|(_, c)| *c == OrderCommand::FlagKitchenLate).map(|(at, _)| at);
+        let first = late.next();
+        assert_eq!(late.next(), None, "one kitchen deadline at most");
+        first
+    }
+
+    #[test]
+    fn a_cooking_kitchen_is_due_an_alert_ten_minutes_or_half_its_promise_past_it() {
+        let ten = order(&accepted_history(noon(), 10));
+        assert_eq!(kitchen_deadline(&ten), Some(noon() + Duration::minutes(20)));
+        let forty = order(&accepted_history(noon(), 40));
+        assert_eq!(kitchen_deadline(&forty), Some(noon() + Duration::minutes(60)));
+        // The other deadlines of a searching order stand beside it.
+        let names: Vec<_> = deadlines(&ten, &DispatchSettings::default(), &OrderSettings::default())
+            .into_iter()
+            .map(|(_, c)| c.name())
+            .collect();
+        assert_eq!(names, ["flag_kitchen_late", "escalate_dispatch", "give_up_dispatch"]);
+    }
+
+    #[test]
+    fn no_kitchen_alert_once_flagged_or_ready_or_before_acceptance() {
+        let mut events = accepted_history(noon(), 10);
+        let due = kitchen_deadline(&order(&events)).unwrap();
+        // The deadline, fired at its time, flags the kitchen...
+        let flagged = Order::decide(Some(&order(&events)), OrderCommand::FlagKitchenLate, due).unwrap();
+        assert_eq!(flagged, vec![OrderEvent::KitchenLate { at: due }]);
+        events.extend(flagged);
+        // ...and is not wanted again.
+        assert_eq!(kitchen_deadline(&order(&events)), None);
+
+        let mut ready = accepted_history(noon(), 10);
+        ready.push(OrderEvent::MarkedReady { at: noon() + Duration::minutes(8) });
+        assert_eq!(kitchen_deadline(&order(&ready)), None);
+        let awaiting_store = &accepted_history(noon(), 10)[..2];
+        assert_eq!(kitchen_deadline(&order(awaiting_store)), None);
+    }
 }

@@ -218,6 +218,11 @@ pub struct Order {
     /// When dispatch told the operator it could not find a rider.
     #[serde(default)]
     pub dispatch_alerted_at: Option<DateTime<Utc>>,
+    /// When the operator was told the kitchen is well past the ready time it promised.
+    /// Kept once the food is ready, as a record that it was late. Snapshots written before
+    /// the alert existed have no such field and load as never late.
+    #[serde(default)]
+    pub kitchen_late_at: Option<DateTime<Utc>>,
     /// The latest pickup and drop-off estimates the customer was given.
     #[serde(default)]
     pub eta: Option<Eta>,
@@ -277,6 +282,10 @@ pub enum OrderCommand {
     EscalateDispatch,
     /// Still no rider after the give-up time: cancel with a refund.
     GiveUpDispatch,
+    /// The kitchen is well past the ready time it promised: tell the operator. Only the
+    /// operator for now; the customer hears nothing until delay notices exist. Fired by
+    /// the deadline in [`crate::dispatch::duties`], which knows how late is "well past".
+    FlagKitchenLate,
     UpdateEta(Eta),
     MarkReady,
     Offer {
@@ -320,6 +329,7 @@ impl OrderCommand {
             OrderCommand::Cancel(_) => "cancel",
             OrderCommand::EscalateDispatch => "escalate_dispatch",
             OrderCommand::GiveUpDispatch => "give_up_dispatch",
+            OrderCommand::FlagKitchenLate => "flag_kitchen_late",
             OrderCommand::UpdateEta(_) => "update_eta",
             OrderCommand::MarkReady => "mark_ready",
             OrderCommand::Offer { .. } => "offer",
@@ -355,6 +365,7 @@ pub enum OrderEvent {
     PaymentCaptured { at: DateTime<Utc> },
     DispatchEscalated { at: DateTime<Utc> },
     EtaUpdated { eta: Eta, at: DateTime<Utc> },
+    KitchenLate { at: DateTime<Utc> },
 }
 
 impl OrderEvent {
@@ -377,6 +388,7 @@ impl OrderEvent {
             OrderEvent::PaymentCaptured { .. } => "payment_captured",
             OrderEvent::DispatchEscalated { .. } => "dispatch_escalated",
             OrderEvent::EtaUpdated { .. } => "eta_updated",
+            OrderEvent::KitchenLate { .. } => "kitchen_late",
         }
     }
 }
@@ -423,6 +435,12 @@ impl Order {
             | Phase::Delivered { rider, .. } => Some(*rider),
             _ => None,
         }
+    }
+
+    /// The kitchen was flagged well past its promise and is still cooking: what the
+    /// operator's count of late kitchens counts.
+    pub fn kitchen_is_late(&self) -> bool {
+        self.kitchen_late_at.is_some() && matches!(self.phase, Phase::Active { kitchen: Kitchen::Preparing { .. }, .. })
     }
 
     /// Terminal, and nothing is owed to or by the payment provider any more: the actor that
@@ -513,6 +531,14 @@ impl Order {
                 vec![E::DispatchEscalated { at }]
             }
             (_, C::EscalateDispatch) => vec![],
+            // Recorded once, and never before the promised time: a timer that fires early
+            // (or again, or after the food is ready) changes nothing.
+            (Phase::Active { kitchen: Kitchen::Preparing { ready_by }, .. }, C::FlagKitchenLate)
+                if self.kitchen_late_at.is_none() && *ready_by < now =>
+            {
+                vec![E::KitchenLate { at }]
+            }
+            (_, C::FlagKitchenLate) => vec![],
             (Phase::Active { .. } | Phase::PickedUp { .. }, C::UpdateEta(eta)) => match &self.eta {
                 Some(current) if !eta.differs_from(current) => vec![],
                 _ => vec![E::EtaUpdated { eta, at }],
@@ -609,6 +635,7 @@ impl Order {
                 prep_minutes: None,
                 accepted_at: None,
                 dispatch_alerted_at: None,
+                kitchen_late_at: None,
                 eta: None,
             }),
             (None, _) => None,
@@ -689,6 +716,9 @@ impl Order {
             }
             E::DispatchEscalated { at } => self.dispatch_alerted_at = Some(*at),
             E::EtaUpdated { eta, .. } => self.eta = Some(*eta),
+            E::KitchenLate { at } => {
+                self.kitchen_late_at.get_or_insert(*at);
+            }
         }
         self.updated_at = event_time(event);
     }
@@ -721,6 +751,14 @@ impl Order {
             }
             Phase::Active { courier: Courier::Offered { rider, .. }, excluded, .. } if excluded.contains(rider) => {
                 Err("offered to an excluded rider".into())
+            }
+            Phase::Active { kitchen: Kitchen::Preparing { ready_by }, .. }
+                if self.kitchen_late_at.is_some_and(|late| late <= *ready_by) =>
+            {
+                Err("kitchen flagged late before its promised ready time".into())
+            }
+            _ if self.kitchen_late_at.is_some() && self.accepted_at.is_none() => {
+                Err("kitchen flagged late without the store accepting".into())
             }
             _ => Ok(()),
         }
@@ -755,7 +793,8 @@ fn event_time(event: &OrderEvent) -> DateTime<Utc> {
         | E::PaymentVoided { at }
         | E::PaymentCaptured { at }
         | E::DispatchEscalated { at }
-        | E::EtaUpdated { at, .. } => *at,
+        | E::EtaUpdated { at, .. }
+        | E::KitchenLate { at } => *at,
     }
 }
 
@@ -781,9 +820,111 @@ impl super::Aggregate for Order {
     }
 }
 
+/// The events of an order placed, paid and accepted at `at` with a promise of
+/// `prep_minutes`, for the unit tests of the modules that read orders.
+#[cfg(test)]
+pub(crate) fn accepted_history(at: DateTime<Utc>, prep_minutes: u32) -> Vec<OrderEvent> {
+    use super::{Currency, Money};
+    let here = GeoPoint::new(37.5665, 126.978).expect("a valid point");
+    let terms = OrderTerms {
+        customer_id: CustomerId::named("c"),
+        store_id: StoreId::named("s"),
+        zone: ZoneId::default(),
+        lines: Vec::new(),
+        total: Money::new(9000, Currency::parse("KRW").expect("KRW")).expect("an amount"),
+        pickup: here,
+        dropoff: here,
+        store_accept_secs: 300,
+        request_fingerprint: String::new(),
+    };
+    vec![
+        OrderEvent::Placed { terms, at },
+        OrderEvent::PaymentAuthorized { authorization: "a".into(), store_deadline: at + Duration::minutes(5), at },
+        OrderEvent::StoreAccepted { prep_minutes, ready_by: at + Duration::minutes(i64::from(prep_minutes)), at },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
-    use super::CancelReason;
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    use super::{accepted_history, CancelReason, Order, OrderCommand, OrderEvent, OrderStatus};
+    use crate::domain::{OrderId, RiderId};
+
+    fn noon() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap()
+    }
+
+    /// An order the store accepted at noon, promising it in `prep` minutes, with its events.
+    fn accepted(prep: u32) -> (Order, Vec<OrderEvent>) {
+        let history = accepted_history(noon(), prep);
+        (Order::replay(OrderId::named("o"), history.iter()).unwrap(), history)
+    }
+
+    fn run(order: &Order, command: OrderCommand, at: DateTime<Utc>) -> (Order, Vec<OrderEvent>) {
+        let events = Order::decide(Some(order), command, at).unwrap();
+        let after = events.iter().try_fold(order.clone(), |o, e| Order::apply(Some(o), order.id, e)).unwrap();
+        (after, events)
+    }
+
+    #[test]
+    fn a_late_kitchen_is_flagged_once_and_only_while_it_cooks_past_its_promise() {
+        let (order, _) = accepted(10);
+        let ready_by = noon() + Duration::minutes(10);
+        // Not before the promised time: an early timer changes nothing.
+        assert_eq!(run(&order, OrderCommand::FlagKitchenLate, ready_by).1, vec![]);
+        let late = ready_by + Duration::minutes(10);
+        let (flagged, events) = run(&order, OrderCommand::FlagKitchenLate, late);
+        assert_eq!(events, vec![OrderEvent::KitchenLate { at: late }]);
+        assert_eq!(flagged.kitchen_late_at, Some(late));
+        assert!(flagged.kitchen_is_late());
+        assert_eq!(flagged.status(), OrderStatus::Preparing);
+        assert_eq!(flagged.check_invariants(), Ok(()));
+        // Fired again: already recorded.
+        assert_eq!(run(&flagged, OrderCommand::FlagKitchenLate, late + Duration::minutes(5)).1, vec![]);
+        // Ready at last: the record stays, the kitchen no longer counts as late, and a late
+        // timer is ignored without an error.
+        let (ready, _) = run(&flagged, OrderCommand::MarkReady, late + Duration::minutes(6));
+        assert_eq!((ready.kitchen_late_at, ready.kitchen_is_late()), (Some(late), false));
+        assert_eq!(run(&ready, OrderCommand::FlagKitchenLate, late + Duration::minutes(7)).1, vec![]);
+    }
+
+    #[test]
+    fn flagging_a_kitchen_late_in_other_phases_is_ignored_not_refused() {
+        let (order, _) = accepted(10);
+        let later = noon() + Duration::hours(2);
+        let (ready, _) = run(&order, OrderCommand::MarkReady, noon() + Duration::minutes(5));
+        let (cancelled, _) =
+            run(&order, OrderCommand::Cancel(super::Canceller::Operator { reason: "test".into() }), later);
+        let rider = RiderId::named("r");
+        let (offered, _) = run(&ready, OrderCommand::Offer { rider, deadline: later }, noon());
+        let (assigned, _) = run(&offered, OrderCommand::AcceptOffer { rider }, noon());
+        let (picked, _) = run(&assigned, OrderCommand::PickUp { rider }, noon());
+        for other in [ready, cancelled, picked] {
+            assert_eq!(Order::decide(Some(&other), OrderCommand::FlagKitchenLate, later), Ok(vec![]), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn the_late_flag_survives_event_and_snapshot_round_trips_and_old_snapshots_load() {
+        let (order, mut history) = accepted(10);
+        let late = noon() + Duration::minutes(25);
+        let (flagged, events) = run(&order, OrderCommand::FlagKitchenLate, late);
+        history.extend(events);
+        // The events as the event store keeps them (JSON), replayed.
+        let stored: Vec<OrderEvent> =
+            history.iter().map(|e| serde_json::from_value(serde_json::to_value(e).unwrap()).unwrap()).collect();
+        assert_eq!(serde_json::to_value(&history[3]).unwrap()["type"], "kitchen_late");
+        assert_eq!(Order::replay(order.id, stored.iter()), Some(flagged.clone()));
+        // A snapshot, then the same state read back.
+        let snapshot = serde_json::to_value(&flagged).unwrap();
+        assert_eq!(serde_json::from_value::<Order>(snapshot).unwrap(), flagged);
+        // A snapshot written before the alert existed has no such field: never late.
+        let mut old = serde_json::to_value(&order).unwrap();
+        old.as_object_mut().unwrap().remove("kitchen_late_at");
+        let loaded: Order = serde_json::from_value(old).unwrap();
+        assert_eq!((loaded.kitchen_late_at, &loaded), (None, &order));
+    }
 
     #[test]
     fn a_cancel_reason_code_is_the_one_the_api_shows() {

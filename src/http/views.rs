@@ -60,6 +60,9 @@ pub struct OrderView {
     pub eta: Option<Eta>,
     /// Set when dispatch could not find a rider within its widest radius.
     pub dispatch_alerted_at: Option<DateTime<Utc>>,
+    /// Set when the kitchen ran well past its promised ready time and the operator was
+    /// alerted (`orders.kitchen_late_grace_secs` / `_share`); kept after the food is ready.
+    pub kitchen_late_at: Option<DateTime<Utc>>,
     pub cancellation: Option<CancellationView>,
     pub rejection_reason: Option<String>,
 }
@@ -114,6 +117,7 @@ impl From<&Order> for OrderView {
             offer_expires_at,
             eta: order.eta,
             dispatch_alerted_at: order.dispatch_alerted_at,
+            kitchen_late_at: order.kitchen_late_at,
             cancellation: match &order.phase {
                 Phase::Cancelled { reason, .. } => {
                     Some(CancellationView { code: cancel_code(reason), message: reason.describe() })

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use chrono::Utc;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -25,7 +26,7 @@ use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderStatus, P
 use crate::domain::{CustomerId, GeoPoint, OrderId, RiderId, StoreId};
 
 use super::route::{metres_per_sec, step_towards};
-use super::{customers, demo};
+use super::{customers, demo, kitchen};
 
 /// Customers other than the demo account who order in the demo city.
 const CUSTOMERS: usize = 200;
@@ -91,8 +92,6 @@ pub struct CitySim {
     planned: HashSet<(OrderId, Step)>,
     /// The latest status of the orders the simulator acts on.
     status: HashMap<OrderId, OrderStatus>,
-    /// Cooking time drawn when the store accepted, so `prep_minutes` matches it.
-    cook_for: HashMap<OrderId, f64>,
     last_tick: Instant,
     subscription: Option<u64>,
 }
@@ -117,7 +116,6 @@ impl CitySim {
             customers,
             planned: HashSet::new(),
             status: HashMap::new(),
-            cook_for: HashMap::new(),
             last_tick: Instant::now(),
             subscription: None,
         }
@@ -160,7 +158,6 @@ impl CitySim {
         let status = order.status();
         if status.is_terminal() {
             self.status.remove(&id);
-            self.cook_for.remove(&id);
             self.planned.retain(|(planned, _)| *planned != id);
             for rider in self.riders.values_mut() {
                 if rider.job.as_ref().is_some_and(|job| job.order == id) {
@@ -226,7 +223,11 @@ impl CitySim {
                 self.plan(id, Step::StoreAnswer, secs, ctx, move |sim, ctx| sim.answer_order(id, ctx));
             }
             OrderStatus::Preparing => {
-                let secs = self.cook_for.remove(&id).unwrap_or_else(|| self.settings.cook_secs.sample(&mut self.rng));
+                // Counted from the acceptance, with the cooking the promise stands for, so
+                // an order recovered after a restart is ready when it would have been.
+                let (Some(accepted_at), Some(prep_minutes)) = (order.accepted_at, order.prep_minutes) else { return };
+                let cook = kitchen::cook_secs(id, prep_minutes, &self.settings);
+                let secs = kitchen::remaining_secs(accepted_at, cook, Utc::now());
                 self.plan(id, Step::Cook, secs, ctx, move |sim, ctx| {
                     if sim.status.get(&id) == Some(&OrderStatus::Preparing) {
                         sim.command(id, OrderCommand::MarkReady, ctx);
@@ -245,9 +246,8 @@ impl CitySim {
             let reason = REJECT_REASONS[self.rng.gen_range(0..REJECT_REASONS.len())].to_owned();
             self.command(id, OrderCommand::Reject { reason }, ctx);
         } else {
-            let secs = self.settings.cook_secs.sample(&mut self.rng);
-            self.cook_for.insert(id, secs);
-            let prep_minutes = (secs / 60.0).ceil().max(1.0) as u32;
+            // The cooking itself follows from the promise and the order (see `staff`).
+            let prep_minutes = kitchen::promise(self.settings.cook_secs.sample(&mut self.rng));
             self.command(id, OrderCommand::Accept { prep_minutes }, ctx);
         }
     }

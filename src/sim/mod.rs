@@ -6,5 +6,6 @@ pub mod city;
 pub mod customers;
 pub mod demo;
 pub mod headless;
+pub mod kitchen;
 pub mod load;
 mod route;

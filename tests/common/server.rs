@@ -170,7 +170,7 @@ impl Api {
 
     /// The same API reached from another local address (`127.0.0.2`, ...): to the server a
     /// different client address.
-    pub fn from_address(&self, local: std::net::IpAddr) -> Api {
+    pub fn via_address(&self, local: std::net::IpAddr) -> Api {
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(15)).local_address(local).build().expect("client");
         Api { client, ..self.clone() }

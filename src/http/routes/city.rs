@@ -72,6 +72,8 @@ struct Kpis {
     open_orders: usize,
     /// Open orders the kitchen has accepted that still have no rider.
     waiting_for_rider: usize,
+    /// Open orders whose kitchen is well past the time it promised.
+    kitchens_late: usize,
     mean_click_to_door_secs: Option<f64>,
     riders_idle: usize,
     riders_busy: usize,
@@ -130,6 +132,7 @@ async fn city(platform: Ctx, caller: Caller, board: web::Data<Addr<CityBoard>>) 
             .iter()
             .filter(|o| o.dispatch == Some(crate::http::views::Dispatch::Searching))
             .count(),
+        kitchens_late: snapshot.kitchens_late(),
         mean_click_to_door_secs: snapshot.today.mean_click_to_door_secs(),
         riders_idle: riders_in(RiderState::Idle),
         riders_offline: riders_in(RiderState::Offline),

@@ -17,7 +17,7 @@ use crate::domain::store::{Store, StoreCommand};
 use crate::domain::{CustomerId, GeoPoint, OrderId, RiderId};
 use crate::sim::agenda::Agenda;
 use crate::sim::route::metres_per_sec;
-use crate::sim::{customers, demo};
+use crate::sim::{customers, demo, kitchen};
 
 use super::kpi::{Outcome, Sample, Trace};
 use super::plan::Plan;
@@ -281,7 +281,7 @@ impl Simulation {
             Happening::AtDoor { order, rider } => self.at_door(order, rider),
             Happening::Deadline { order, at, command } => {
                 let still = self.orders[order].state.as_ref().is_some_and(|state| {
-                    duties::deadlines(state, &self.plan.dispatch)
+                    duties::deadlines(state, &self.plan.dispatch, &self.plan.orders)
                         .iter()
                         .any(|(due, wanted)| *due == at && wanted.name() == command.name())
                 });
@@ -342,7 +342,7 @@ impl Simulation {
     /// it needs, and let go of a rider whose job it no longer is.
     fn sync(&mut self, order: usize) {
         let Some(state) = self.orders[order].state.clone() else { return };
-        let wanted = duties::deadlines(&state, &self.plan.dispatch);
+        let wanted = duties::deadlines(&state, &self.plan.dispatch, &self.plan.orders);
         let armed: Vec<(&'static str, DateTime<Utc>)> = wanted.iter().map(|(at, c)| (c.name(), *at)).collect();
         for (at, command) in wanted {
             if !self.orders[order].armed.contains(&(command.name(), at)) {
@@ -436,7 +436,8 @@ impl Simulation {
         self.orders[order].state.as_ref().is_some_and(|o| test(&o.phase))
     }
 
-    /// The store staff accept (with a preparation time matching the cooking) or reject.
+    /// The store staff accept (with a preparation time matching the cooking) or reject. A
+    /// share of kitchens (`late_kitchen_share`, none by default) then cook past the promise.
     fn store_answers(&mut self, order: usize) {
         if !self.status_is(order, |p| matches!(p, Phase::AwaitingStore { .. })) {
             return;
@@ -448,7 +449,8 @@ impl Simulation {
             return;
         }
         let cook_secs = self.plan.people.cook_secs.sample(rng);
-        let prep_minutes = (cook_secs / 60.0).ceil().max(1.0) as u32;
+        let prep_minutes = kitchen::promise(cook_secs);
+        let cook_secs = cook_secs + kitchen::overrun_secs(&self.plan.people, rng);
         if self.drive(order, OrderCommand::Accept { prep_minutes }) {
             self.after_secs(cook_secs, Happening::Cooked(order));
         }
@@ -545,7 +547,7 @@ impl Simulation {
         // Where the rider is free again, before the order lets it go.
         self.riders[r].position = dropoff;
         self.board.presence(rider, Some(dropoff), self.clock());
-        let geofence_m = self.plan.geofence_m;
+        let geofence_m = self.plan.orders.delivery_geofence_m;
         if self.drive(order, OrderCommand::Deliver { rider, position: dropoff, geofence_m }) {
             self.end_job(r);
             self.drive(order, OrderCommand::RecordCapture);
@@ -579,6 +581,7 @@ fn record(trace: &mut Trace, event: &OrderEvent, now: Millis) {
         OrderEvent::PickedUp { .. } => trace.picked_up = Some(now),
         OrderEvent::Delivered { .. } => trace.delivered = Some(now),
         OrderEvent::DispatchEscalated { .. } => trace.escalated = true,
+        OrderEvent::KitchenLate { .. } => trace.kitchen_late = Some(now),
         _ => {}
     }
 }
@@ -586,7 +589,7 @@ fn record(trace: &mut Trace, event: &OrderEvent, now: Millis) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Settings, Share};
+    use crate::config::{Between, Settings, Share};
     use crate::dispatch::Policy;
     use crate::sim::headless::Kpis;
 
@@ -660,6 +663,36 @@ mod tests {
             assert!(trace.accepted.is_some() && trace.offers == 0);
         }
         assert!(kpis.ran_min * 60_000.0 >= give_up_ms as f64);
+    }
+
+    #[test]
+    fn kitchens_well_past_their_promise_alert_the_operator_and_a_little_late_does_not() {
+        let late = |share: f64, secs: Option<(f64, f64)>| {
+            let mut p = plan(30);
+            p.people.late_kitchen_share = Share::try_from(share).unwrap();
+            if let Some((min, max)) = secs {
+                p.people.late_kitchen_secs = Between::new(min, max).unwrap();
+            }
+            run(p)
+        };
+        // By default kitchens keep their promise: no alert.
+        assert_eq!(late(0.0, None).1.kitchens_late, 0);
+        // A few minutes over is inside the grace (10 minutes, or half the promise).
+        let (_, kpis) = late(1.0, Some((60.0, 240.0)));
+        assert_eq!((kpis.kitchens_late, kpis.refused, kpis.open_at_end), (0, 0, 0));
+        // Every kitchen 25 to 30 minutes over: each one alerts, once, before the food is ready.
+        let (outcomes, kpis) = late(1.0, Some((1500.0, 1800.0)));
+        assert_eq!((kpis.refused, kpis.open_at_end), (0, 0));
+        assert!(kpis.delivered > 0 && kpis.kitchens_late >= kpis.delivered, "{kpis}");
+        for trace in outcomes.traces.iter().filter(|t| t.outcome == Outcome::Delivered) {
+            let (accepted, late, ready) = (trace.accepted.unwrap(), trace.kitchen_late.unwrap(), trace.ready.unwrap());
+            // At least a 5-minute promise and the 10-minute grace after it.
+            assert!(late - accepted >= 15 * 60_000 && late < ready, "{trace:?}");
+        }
+        assert!(kpis
+            .rows()
+            .iter()
+            .any(|(name, value)| name.contains("kitchen well past") && *value == kpis.kitchens_late.to_string()));
     }
 
     #[test]

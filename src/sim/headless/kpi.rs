@@ -56,6 +56,8 @@ pub struct Trace {
     pub declines: u32,
     pub lapsed: u32,
     pub escalated: bool,
+    /// When the operator was alerted that the kitchen ran well past its promise.
+    pub kitchen_late: Option<Millis>,
     pub outcome: Outcome,
 }
 
@@ -105,6 +107,8 @@ pub struct Kpis {
     pub declines: usize,
     pub lapsed: usize,
     pub escalated: usize,
+    /// Orders whose kitchen ran well past its promise (an operator alert each).
+    pub kitchens_late: usize,
     /// Commands the order state machine refused.
     pub refused: usize,
     /// Wall-clock microseconds of the dispatch ticks that had work.
@@ -144,6 +148,7 @@ impl Kpis {
             declines: traces.iter().map(|t| t.declines as usize).sum(),
             lapsed: traces.iter().map(|t| t.lapsed as usize).sum(),
             escalated: traces.iter().filter(|t| t.escalated).count(),
+            kitchens_late: traces.iter().filter(|t| t.kitchen_late.is_some()).count(),
             refused: run.refused,
             tick_micros: Spread::of(run.tick_micros.clone()),
             speedup: if wall > 0.0 { run.ran_ms as f64 / 1000.0 / wall } else { f64::INFINITY },
@@ -179,6 +184,7 @@ impl Kpis {
             ("cancelled by cause", format!("{} ({cancelled})", self.cancelled_total())),
             ("payment declined", self.rejected.to_string()),
             ("operator alerts (no rider in the widest radius)", self.escalated.to_string()),
+            ("operator alerts (kitchen well past its promise)", self.kitchens_late.to_string()),
             ("still open at the end", self.open_at_end.to_string()),
             ("dispatch tick with work, mean / p50 / p90", spread(&self.tick_micros, "µs")),
             ("speed", format!("{:.0}x real time", self.speedup)),

@@ -1,6 +1,6 @@
 //! What a headless run simulates: the city, its people, the dispatch settings, for how long.
 
-use crate::config::{Between, DemoSettings, DispatchSettings, Settings, SimulatorSettings};
+use crate::config::{Between, DemoSettings, DispatchSettings, OrderSettings, Settings, SimulatorSettings};
 use crate::dispatch::Policy;
 
 #[derive(Clone, Debug)]
@@ -16,8 +16,9 @@ pub struct Plan {
     /// How customers, store staff and riders behave.
     pub people: SimulatorSettings,
     pub dispatch: DispatchSettings,
+    /// The order rules the server keeps: the delivery geofence, when a kitchen is late.
+    pub orders: OrderSettings,
     pub policy: Policy,
-    pub geofence_m: f64,
     pub payment_decline_rate: f64,
     pub payment_latency_secs: f64,
 }
@@ -34,8 +35,8 @@ impl Plan {
             city: settings.demo.clone(),
             people: settings.simulator.clone(),
             dispatch: settings.dispatch.clone(),
+            orders: settings.orders.clone(),
             policy: Policy::Optimal,
-            geofence_m: settings.orders.delivery_geofence_m,
             payment_decline_rate: settings.payment.decline_rate,
             payment_latency_secs: settings.payment.latency_ms as f64 / 1000.0,
         }
@@ -48,6 +49,12 @@ impl Plan {
         let people = &self.people;
         let range = |b: Between, scale: f64| format!("{:.0}-{:.0}", b.min() / scale, b.max() / scale);
         let policy = policy_name(self.policy);
+        let share = people.late_kitchen_share.get();
+        let late = if share > 0.0 {
+            format!(", {:.0}% late by {} min", share * 100.0, range(people.late_kitchen_secs, 60.0))
+        } else {
+            String::new()
+        };
         [
             ("duration of ordering", format!("{} min", self.duration_secs / 60)),
             ("orders per minute", people.orders_per_minute.to_string()),
@@ -58,7 +65,7 @@ impl Plan {
             ),
             (
                 "store answers, kitchen cooks",
-                format!("{} s, {} min", range(people.store_answer_secs, 1.0), range(people.cook_secs, 60.0)),
+                format!("{} s, {} min{late}", range(people.store_answer_secs, 1.0), range(people.cook_secs, 60.0)),
             ),
             (
                 "rider answers, rides",
