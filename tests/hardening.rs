@@ -71,6 +71,12 @@ async fn two_hundred_parallel_sign_ups_keep_memory_bounded_and_give_it_back(back
     assert!(peak < before + 150 * MB, "peak resident memory grew by {} MB", (peak - before) / MB);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (after, _) = memory(server.pid());
+    eprintln!(
+        "200 parallel sign-ups: {created} created, {busy} told to retry; resident {} MB before, peak +{} MB, +{} MB after 2 s",
+        before / MB,
+        peak.saturating_sub(before) / MB,
+        after.saturating_sub(before) / MB
+    );
     assert!(after < before + 40 * MB, "{} MB were not given back", after.saturating_sub(before) / MB);
     // The accounts made are real.
     let (status, _) = api.post("/v1/auth/login", json!({"email": "first@x.dev", "password": "long enough"})).await;

@@ -88,8 +88,15 @@ async fn the_three_apps_run_an_order_end_to_end(backend: Backend) {
     tablet.until("ready ack", |m| m["type"] == "ack").await;
     rider.send(json!({"type": "pick_up", "request_id": "r2", "order_id": id})).await;
     rider.until("pickup ack", |m| m["type"] == "ack").await;
+    // At the door: the server judges the delivery by the rider's pings.
+    rider.send(json!({"type": "location", "lat": DROPOFF.0, "lon": DROPOFF.1})).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while api.get(&format!("/v1/riders/{rider_id}")).await.1["position"]["lat"] != DROPOFF.0 {
+        assert!(std::time::Instant::now() < deadline, "the ping at the door never landed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     rider.send(json!({"type": "deliver", "request_id": "r3", "order_id": id, "position": {"lat": DROPOFF.0, "lon": DROPOFF.1}})).await;
-    let ack = rider.until("delivery ack", |m| m["type"] == "ack").await;
+    let ack = rider.until("delivery ack", |m| m["type"] == "ack" || m["type"] == "error").await;
     assert_eq!(ack["result"]["status"], "delivered");
     let done = customer.until("delivery", |m| is_order(m, &id, "delivered")).await;
     assert!(done["order"]["version"].as_i64().unwrap() > 5);

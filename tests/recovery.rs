@@ -72,6 +72,16 @@ async fn restart_mid_order(backend: Backend, stop: Stop) {
     api.wait_order(&carried, 20, |o| o["rider_id"] == r2.as_str()).await;
     rider_do(r2.clone(), format!("offers/{carried}/accept")).await;
     store_do(carried.clone(), "ready", json!({})).await;
+    // At the counter: a pickup is judged by the rider's pings.
+    let (status, _) = api
+        .send(
+            reqwest::Method::PUT,
+            &format!("/v1/riders/{r2}/location"),
+            Some(json!({"lat": STORE.0, "lon": STORE.1})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
     rider_do(r2.clone(), format!("jobs/{carried}/pickup")).await;
 
     let offered = place("offered", store.clone(), item.clone()).await;

@@ -24,8 +24,9 @@ pub struct ErrorDetail {
     current_status: Option<crate::http::schemas::OrderStatus>,
 }
 
-/// A WGS84 position.
-#[derive(ToSchema)]
+/// A WGS84 position: `lat` and `lon`, nothing else.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct Point {
     #[schema(minimum = -90.0, maximum = 90.0)]

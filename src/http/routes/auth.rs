@@ -46,11 +46,17 @@ impl From<AccountError> for ApiError {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Signup {
-    #[schema(pattern = "^\\s*[^\\s\\u0085@]+@[^\\s\\u0085.][^\\s\\u0085]*\\.[^\\s\\u0085]*[^\\s\\u0085.]\\s*$")]
+    #[schema(
+        pattern = "^[\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\s\\u0085@\\x00-\\x1f\\x7f-\\x9f]+@[^\\s\\u0085.\\x00-\\x1f\\x7f-\\x9f][^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f]*\\.[^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\u0085.\\x00-\\x1f\\x7f-\\x9f][\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     email: String,
     #[schema(min_length = 8, max_length = 128)]
     password: String,
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: String,
 }
 
@@ -134,11 +140,17 @@ async fn me(caller: Caller) -> HttpResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
-    #[schema(pattern = "^\\s*[^\\s\\u0085@]+@[^\\s\\u0085.][^\\s\\u0085]*\\.[^\\s\\u0085]*[^\\s\\u0085.]\\s*$")]
+    #[schema(
+        pattern = "^[\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\s\\u0085@\\x00-\\x1f\\x7f-\\x9f]+@[^\\s\\u0085.\\x00-\\x1f\\x7f-\\x9f][^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f]*\\.[^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\u0085.\\x00-\\x1f\\x7f-\\x9f][\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     email: String,
     #[schema(min_length = 8, max_length = 128)]
     password: String,
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: String,
     role: Role,
     /// The store (for staff) or rider the account acts as; operators and customers get a

@@ -70,7 +70,11 @@ async fn list(platform: Ctx, near: web::Query<Near>) -> Result<HttpResponse, Api
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewMenuItem {
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: String,
     /// In minor units of the store's currency.
     #[serde(deserialize_with = "crate::http::extract::whole")]
@@ -87,7 +91,11 @@ fn yes() -> bool {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewStore {
-    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085]")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\u0085\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: String,
     #[serde(default)]
     #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
