@@ -146,6 +146,9 @@ pub struct WsSettings {
     /// Sockets open at once from one client address (one address may front a whole office
     /// or a carrier's NAT: keep it wide).
     pub sockets_per_ip: usize,
+    /// Commands one socket may have waiting; they run one at a time, in order, and one sent
+    /// beyond this is refused (`too_many_commands`).
+    pub commands_queued: usize,
 }
 
 impl Default for WsSettings {
@@ -157,6 +160,7 @@ impl Default for WsSettings {
             client_timeout_secs: 15,
             sockets_per_subject: 8,
             sockets_per_ip: 1000,
+            commands_queued: 16,
         }
     }
 }

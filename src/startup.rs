@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::http::limits::Limits;
 use crate::http::ws::SocketCaps;
 use crate::payment::{CircuitBreaker, SandboxGateway};
-use crate::persistence::Storage;
+use crate::persistence::{EventStore, Storage};
 use crate::{http, memory, sim, telemetry};
 
 pub struct Application {
@@ -34,6 +34,15 @@ impl Application {
     /// Connect storage, recover live state, seed the demo city if asked, and bind the
     /// listener (port 0 picks a free one). Must run inside an actix system.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_with(settings, |events| events).await
+    }
+
+    /// [`Application::build`] with the event store passed through `wrap` first: the tests
+    /// put a fault-injecting store around the real one this way.
+    pub async fn build_with(
+        settings: Settings,
+        wrap: impl FnOnce(Arc<dyn EventStore>) -> Arc<dyn EventStore>,
+    ) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
         for warning in settings.auth.check(settings.demo.enabled).context("refusing to start")? {
             tracing::warn!("{warning}: tolerated for the demo city only");
@@ -46,6 +55,7 @@ impl Application {
             .with_context(|| format!("connecting to the {} database", backend_name(&settings.database.url)))?
             .with_batched_snapshots()
             .with_group_commit(&settings.database.group_commit);
+        let storage = Storage { events: wrap(storage.events), ..storage };
         let gateway = Arc::new(CircuitBreaker::new(
             SandboxGateway::new(settings.payment.clone()),
             settings.payment.breaker.clone(),

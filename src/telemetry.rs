@@ -119,3 +119,52 @@ pub async fn observe_http(
     }
     Ok(response)
 }
+
+/// A warning that may repeat many times a second in an outage (every actor's failed write):
+/// logged at most once per interval, with how many were left out since.
+pub struct Throttle {
+    every_ms: u64,
+    /// Milliseconds since the process started when it was last logged (0: never).
+    last: std::sync::atomic::AtomicU64,
+    suppressed: std::sync::atomic::AtomicU64,
+}
+
+impl Throttle {
+    pub const fn every(interval: std::time::Duration) -> Throttle {
+        Throttle {
+            every_ms: interval.as_millis() as u64,
+            last: std::sync::atomic::AtomicU64::new(0),
+            suppressed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(left out since the last one)` when this one should be logged.
+    pub fn allow(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let now = START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64 + 1;
+        let last = self.last.load(Relaxed);
+        if last != 0 && now < last + self.every_ms {
+            self.suppressed.fetch_add(1, Relaxed);
+            return None;
+        }
+        if self.last.compare_exchange(last, now, Relaxed, Relaxed).is_err() {
+            self.suppressed.fetch_add(1, Relaxed);
+            return None;
+        }
+        Some(self.suppressed.swap(0, Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttled_warning_is_let_through_once_per_interval() {
+        let throttle = Throttle::every(std::time::Duration::from_secs(3600));
+        assert_eq!(throttle.allow(), Some(0));
+        assert_eq!((0..100).filter_map(|_| throttle.allow()).count(), 0);
+        assert_eq!(throttle.suppressed.load(std::sync::atomic::Ordering::Relaxed), 100);
+    }
+}

@@ -140,8 +140,8 @@ impl Handler<OfferAnswered> for Dispatcher {
 
     fn handle(&mut self, answer: OfferAnswered, _: &mut Context<Self>) {
         if self.board.answered(answer.order, answer.rider, answer.taken) {
-            // The order re-sends what it needs when it refuses; ask again in case that
-            // message was dropped as stale while the offer was out.
+            // Its need may have been set aside while the offer was out (a refusal, or the
+            // offer taken and let go at once): ask the order what it needs now.
             if let Some(addr) = self.platform.order(answer.order) {
                 addr.do_send(crate::actors::order_actor::Resync);
             }

@@ -11,9 +11,14 @@ use tracing::Instrument;
 
 use crate::domain::Aggregate;
 use crate::persistence::{Journal, Snapshot};
-use crate::telemetry::names;
+use crate::telemetry::{names, Throttle};
 
+use super::backoff::Backoff;
 use super::{CommandError, Platform};
+
+/// In an outage every actor's write fails: one warning every few seconds says so.
+static APPEND_FAILED: Throttle = Throttle::every(Duration::from_secs(5));
+static LOAD_FAILED: Throttle = Throttle::every(Duration::from_secs(5));
 
 type EventOf<S> = <S as Aggregate>::Event;
 
@@ -25,11 +30,24 @@ pub struct Stream<S: Aggregate> {
     pub journal: Journal<S>,
     /// Whether the last load succeeded; commands are refused as "unavailable" until it has.
     pub loaded: bool,
+    /// The first write of this stream may have committed (its fate is unknown): the actor
+    /// reloads, and if the stream turns out empty it was never written and can be forgotten.
+    pub first_write_in_doubt: bool,
+    /// Delays between loads that fail (the database is down).
+    load_backoff: Backoff,
 }
 
 impl<S: Aggregate> Stream<S> {
     pub fn new(id: S::Id, platform: Arc<Platform>) -> Self {
-        Stream { id, platform, state: None, journal: Journal::new(id), loaded: false }
+        Stream {
+            id,
+            platform,
+            state: None,
+            journal: Journal::new(id),
+            loaded: false,
+            first_write_in_doubt: false,
+            load_backoff: Backoff::default(),
+        }
     }
 
     /// Forget the in-memory state before a supervised restart reloads it.
@@ -59,8 +77,9 @@ pub trait EventSourced: Actor<Context = Context<Self>> + Sized + Unpin {
     fn resumed(&mut self, ctx: &mut Context<Self>);
     /// React to newly committed events: notify others, start timers and side effects.
     fn committed(&mut self, events: &[EventOf<Self::State>], ctx: &mut Context<Self>);
-    /// A command was refused or could not be written.
-    fn failed(&mut self, ctx: &mut Context<Self>);
+    /// A command was refused, or could not be written and certainly was not (`error` says
+    /// which). A write whose fate is unknown never lands here: the actor reloads instead.
+    fn failed(&mut self, error: &CommandError, ctx: &mut Context<Self>);
 }
 
 /// Run `f` and turn a panic into an error, so one faulty actor cannot take down the
@@ -100,8 +119,9 @@ where
             return ready(Err(fault));
         }
         Ok(Err(refused)) => {
-            act.failed(ctx);
-            return ready(Err(refused.into()));
+            let refused = refused.into();
+            act.failed(&refused, ctx);
+            return ready(Err(refused));
         }
         Ok(Ok(events)) => events,
     };
@@ -109,13 +129,14 @@ where
         match &result {
             // The store disagrees with our version, or the write's fate is unknown (an
             // error at commit, the connection lost mid-write): reload from storage rather
-            // than go on from a guess.
-            Err(CommandError::Conflict(_) | CommandError::Internal(_) | CommandError::InDoubt(_))
-                if act.stream().state.is_some() =>
-            {
+            // than go on from a guess. Also for a stream's first write: it may have landed,
+            // and an entity that may exist is never forgotten on a guess.
+            Err(CommandError::Conflict(_) | CommandError::Internal(_) | CommandError::InDoubt(_)) => {
+                let stream = act.stream_mut();
+                stream.first_write_in_doubt = stream.state.is_none();
                 ctx.stop()
             }
-            Err(_) => act.failed(ctx),
+            Err(error) => act.failed(error, ctx),
             Ok(_) => {}
         }
         result
@@ -143,7 +164,9 @@ fn commit<A: EventSourced>(
     let write = append.write(store).instrument(tracing::Span::current());
     Box::pin(write.into_actor(act).map(move |written, act, ctx| {
         let version = written.map_err(|error| {
-            tracing::warn!(%error, "append failed; nothing applied");
+            if let Some(suppressed) = APPEND_FAILED.allow() {
+                tracing::warn!(%error, suppressed, "append failed; nothing applied");
+            }
             CommandError::from(error)
         })?;
         let elapsed = started.elapsed();
@@ -187,7 +210,7 @@ pub fn final_snapshot<A: EventSourced>(act: &mut A) -> Option<Snapshot> {
 }
 
 /// Load the actor's state from storage, holding its mailbox until done. On failure (the
-/// database is down) the actor answers "unavailable" and tries again a second later.
+/// database is down) the actor answers "unavailable" and tries again after a growing delay.
 pub fn load<A: EventSourced>(act: &mut A, ctx: &mut Context<A>) {
     let store = act.stream().platform.storage.events.clone();
     let id = act.stream().id;
@@ -198,14 +221,26 @@ pub fn load<A: EventSourced>(act: &mut A, ctx: &mut Context<A>) {
                 stream.journal = loaded.journal;
                 stream.state = loaded.state;
                 stream.loaded = true;
+                stream.load_backoff.succeeded();
+                // A first write in doubt that did not land: there is nothing to keep.
+                let never_written = stream.first_write_in_doubt && stream.state.is_none();
+                stream.first_write_in_doubt = false;
+                if never_written {
+                    act.failed(&CommandError::Unavailable("its first write did not land".into()), ctx);
+                    return;
+                }
                 if guarded("resuming", || act.resumed(ctx)).is_err() {
                     ctx.stop();
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, kind = <A::State as Aggregate>::KIND, %id, "load failed; retrying");
-                act.stream_mut().loaded = false;
-                ctx.run_later(Duration::from_secs(1), |act, ctx| load(act, ctx));
+                if let Some(suppressed) = LOAD_FAILED.allow() {
+                    tracing::warn!(%error, kind = <A::State as Aggregate>::KIND, %id, suppressed, "load failed; retrying");
+                }
+                let stream = act.stream_mut();
+                stream.loaded = false;
+                let delay = stream.load_backoff.failed();
+                ctx.run_later(delay, |act, ctx| load(act, ctx));
             }
         },
     ));

@@ -9,6 +9,7 @@
 //! handler, the actor stops, and the supervisor restarts it in place (same address, same
 //! queued messages); on restart it reloads itself from its snapshot and events.
 
+mod backoff;
 pub mod city_board;
 mod dispatcher;
 mod error;

@@ -23,6 +23,7 @@ use crate::matching::eta;
 use crate::payment::PaymentError;
 use crate::telemetry::names;
 
+use super::backoff::Backoff;
 use super::dispatcher::OrderNeeds;
 use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
 use super::hub::{Push, Topic};
@@ -87,6 +88,10 @@ pub struct OrderActor {
     counted: Option<OrderStatus>,
     /// The span of the command being handled, for what it causes.
     span: tracing::Span,
+    /// After a write that failed for want of the database: when to try again.
+    retry: Backoff,
+    /// Set while the order resyncs after a refused command: it sends itself nothing then.
+    quiet: bool,
 }
 
 type Call = Pin<Box<dyn Future<Output = Option<OrderCommand>>>>;
@@ -104,6 +109,8 @@ impl OrderActor {
             position_pushed: None,
             counted: None,
             span: tracing::Span::none(),
+            retry: Backoff::default(),
+            quiet: false,
         }
     }
 
@@ -183,9 +190,10 @@ impl OrderActor {
                         Ok(authorization) => Some(OrderCommand::RecordAuthorization { authorization }),
                         Err(PaymentError::Declined(reason)) => Some(OrderCommand::RecordDecline { reason }),
                         // Unavailable is no answer: ask again (the order id makes it safe),
-                        // until the payment timeout.
+                        // until the payment timeout. Then the order gives up, but not on a
+                        // guess that nothing was held: the hold is voided by the order id.
                         Err(PaymentError::Unavailable(reason)) if Utc::now() >= give_up_at => {
-                            Some(OrderCommand::RecordDecline {
+                            Some(OrderCommand::AbandonPayment {
                                 reason: format!("payment provider unavailable: {reason}"),
                             })
                         }
@@ -208,6 +216,15 @@ impl OrderActor {
                     }
                 })
             }
+            (Phase::Cancelled { .. } | Phase::Rejected { .. }, Payment::Unresolved { .. }) => Box::pin(async move {
+                match gateway.void_unanswered(id).await {
+                    Ok(()) => Some(OrderCommand::RecordVoid),
+                    Err(error) => {
+                        tracing::warn!(order = %id, %error, "void of an unanswered authorization failed; will retry");
+                        None
+                    }
+                }
+            }),
             (Phase::Delivered { .. }, Payment::Authorized { authorization }) => {
                 let authorization = authorization.clone();
                 Box::pin(async move {
@@ -287,7 +304,14 @@ impl OrderActor {
     /// the mailbox has registered its wait, so the two would be decided against the same
     /// version and one append would conflict. The mailbox holds each command back until the
     /// one before it is durable.
+    ///
+    /// Nothing is sent while a retry is pending (the database was unavailable: the retry
+    /// resyncs and asks again) or while resyncing after a refusal: a failure path that
+    /// sends itself new work turns one failure into a storm.
     fn command_self(&self, command: OrderCommand, ctx: &mut Context<Self>) {
+        if self.quiet || self.retry.waiting() {
+            return;
+        }
         ctx.address().do_send(Execute::new(command));
     }
 
@@ -366,6 +390,7 @@ impl EventSourced for OrderActor {
     }
 
     fn committed(&mut self, events: &[OrderEvent], ctx: &mut Context<Self>) {
+        self.retry.succeeded();
         let span = self.span.clone();
         let _entered = span.enter();
         let names: Vec<&'static str> = events.iter().map(OrderEvent::name).collect();
@@ -384,15 +409,26 @@ impl EventSourced for OrderActor {
         }
     }
 
-    fn failed(&mut self, ctx: &mut Context<Self>) {
+    fn failed(&mut self, error: &CommandError, ctx: &mut Context<Self>) {
         if self.stream.state.is_none() {
-            // Never placed: nothing to keep alive.
+            // Never placed (and certainly not written): nothing to keep alive.
             self.retire(ctx);
-        } else {
-            // The caller's view was stale (a dispatcher offer, a late timer): say again
-            // what the order needs now.
-            self.sync(ctx);
+            return;
         }
+        if let CommandError::Unavailable(_) = error {
+            // Nothing was written, for want of the database: try again later, not now. One
+            // retry at a time; what else comes meanwhile waits for it.
+            if !self.retry.waiting() {
+                let delay = self.retry.failed();
+                ctx.run_later(delay, |act, ctx| act.sync(ctx));
+            }
+            return;
+        }
+        // Refused: the caller's view was stale (a dispatcher offer, a late timer). Say again
+        // what the order needs now, without sending itself anything.
+        self.quiet = true;
+        self.sync(ctx);
+        self.quiet = false;
     }
 }
 

@@ -11,10 +11,11 @@ use actix::{Actor, Addr, ArbiterHandle, Context, Supervised, Supervisor};
 use dashmap::DashMap;
 
 use crate::config::Settings;
+use crate::domain::rider::Rider;
 use crate::domain::store::Store;
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId, ZoneId};
 use crate::payment::PaymentGateway;
-use crate::persistence::{PositionRecord, Storage};
+use crate::persistence::{Journal, PositionRecord, Storage, StorageError};
 
 use super::hub::Hub;
 use super::{Dispatcher, OrderActor, RiderActor, StoreActor};
@@ -111,6 +112,26 @@ impl Platform {
     pub fn start_rider(self: &Arc<Self>, id: RiderId) -> Addr<RiderActor> {
         let platform = self.clone();
         self.start(&self.riders, id, move || RiderActor::new(id, platform))
+    }
+
+    /// A rider's actor, started if the rider is in storage but has no live actor (say, one
+    /// retired after a write that failed); `None` when there is no such rider. A request
+    /// for an entity that exists must find it.
+    pub async fn find_rider(self: &Arc<Self>, id: RiderId) -> Result<Option<Addr<RiderActor>>, StorageError> {
+        if let Some(addr) = self.rider(id) {
+            return Ok(Some(addr));
+        }
+        let stored = Journal::<Rider>::load(self.storage.events.as_ref(), id).await?;
+        Ok(stored.state.map(|_| self.start_rider(id)))
+    }
+
+    /// A store's actor, started if the store is in storage but has no live actor.
+    pub async fn find_store(self: &Arc<Self>, id: StoreId) -> Result<Option<Addr<StoreActor>>, StorageError> {
+        if let Some(addr) = self.store(id) {
+            return Ok(Some(addr));
+        }
+        let stored = Journal::<Store>::load(self.storage.events.as_ref(), id).await?;
+        Ok(stored.state.map(|_| self.start_store(id)))
     }
 
     pub fn forget_rider(&self, id: RiderId) {

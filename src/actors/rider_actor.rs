@@ -145,7 +145,8 @@ impl EventSourced for RiderActor {
         self.announce();
     }
 
-    fn failed(&mut self, _: &mut Context<Self>) {
+    fn failed(&mut self, _: &CommandError, _: &mut Context<Self>) {
+        // Never registered, and certainly not written (a write in doubt reloads instead).
         if self.stream.state.is_none() {
             self.platform.forget_rider(self.id);
         }

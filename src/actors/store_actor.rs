@@ -125,7 +125,8 @@ impl EventSourced for StoreActor {
         self.publish();
     }
 
-    fn failed(&mut self, _: &mut Context<Self>) {
+    fn failed(&mut self, _: &CommandError, _: &mut Context<Self>) {
+        // Never registered, and certainly not written (a write in doubt reloads instead).
         if self.stream.state.is_none() {
             self.stream.platform.forget_store(self.stream.id);
         }

@@ -74,6 +74,11 @@ pub struct Board<P: Position = GeoPoint> {
     /// Offers made and not yet answered: a need the order sent before it saw the offer
     /// must not free the rider meanwhile.
     offering: HashMap<OrderId, RiderId>,
+    /// Orders whose "need a rider" came while an offer was out and was set aside: it may be
+    /// stale (sent before the order saw the offer) or new (the order took the offer and was
+    /// let go again at once). Only the order knows: it is asked again once the offer is
+    /// answered, whatever the answer.
+    set_aside: std::collections::HashSet<OrderId>,
 }
 
 impl<P: Position> Default for Board<P> {
@@ -85,6 +90,7 @@ impl<P: Position> Default for Board<P> {
             holding: HashMap::new(),
             waiting: HashMap::new(),
             offering: HashMap::new(),
+            set_aside: std::collections::HashSet::new(),
         }
     }
 }
@@ -152,7 +158,9 @@ impl<P: Position> Board<P> {
     /// that must be released because two orders claimed one rider.
     pub fn needs(&mut self, order: OrderId, pickup: P, need: Need) -> Vec<(OrderId, RiderId)> {
         if self.offering.contains_key(&order) && matches!(need, Need::Rider { .. }) {
-            // Sent before the order saw our offer; its answer settles what it needs.
+            // Perhaps sent before the order saw our offer: the offer stands until answered,
+            // and then the order is asked what it needs (see `answered`).
+            self.set_aside.insert(order);
             return Vec::new();
         }
         if let Need::Holds(rider) = need {
@@ -234,19 +242,22 @@ impl<P: Position> Board<P> {
     /// Take back an offer that could not reach its order.
     pub fn withdraw(&mut self, order: OrderId) {
         self.offering.remove(&order);
+        self.set_aside.remove(&order);
         self.release(order);
     }
 
     /// The order answered an offer: taken, or refused (its state had moved on). Returns
-    /// whether the order should be asked to announce its need again (a refusal whose
-    /// re-sent need may have been dropped as stale while the offer was out).
+    /// whether the order should be asked to announce its need again: after a refusal (its
+    /// re-sent need may have been set aside while the offer was out), and after any answer
+    /// when a need was set aside meanwhile (the order may be searching again already).
     pub fn answered(&mut self, order: OrderId, rider: RiderId, taken: bool) -> bool {
         self.offering.remove(&order);
+        let set_aside = self.set_aside.remove(&order);
         if !taken && self.holding.get(&order) == Some(&rider) {
             self.release(order);
             return true;
         }
-        false
+        set_aside
     }
 }
 
@@ -279,10 +290,11 @@ mod tests {
         assert_eq!(offers.len(), 1);
         assert_eq!(offers[0].rider, near);
         assert_eq!(board.free_riders(), 1);
-        // A stale "need a rider" sent before the order saw the offer changes nothing.
+        // A "need a rider" while the offer is out changes nothing yet; once the offer is
+        // answered the order is asked again, since it may be searching already.
         board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
         assert_eq!(board.waiting_orders(), 0);
-        assert!(!board.answered(order, near, true));
+        assert!(board.answered(order, near, true), "asked again after a set-aside need");
         board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Holds(near));
         assert_eq!(board.free_riders(), 1);
         board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Nothing);
@@ -314,6 +326,29 @@ mod tests {
         assert_eq!(board.tick(t(0), &settings(), Policy::Greedy).len(), 1);
         assert!(board.answered(order, rider, false));
         assert_eq!(board.free_riders(), 1);
+    }
+
+    #[test]
+    fn an_order_let_go_while_its_offer_was_out_is_not_lost() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let (first, second) = (RiderId::random(), RiderId::random());
+        board.presence(first, Some(PlanarPoint::new(0.0, 0.0)), t(0));
+        let order = OrderId::random();
+        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
+        assert_eq!(board.tick(t(0), &settings(), Policy::Greedy).len(), 1);
+        // The order takes the offer, the rider declines at once, and the order searches
+        // again before the dispatcher hears that the offer was taken.
+        let excluded = [first].into_iter().collect();
+        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Rider { excluded, since: t(0) });
+        assert!(board.answered(order, first, true), "the order must be asked what it needs");
+        // Asked, it says again that it needs a rider, and gets the next one.
+        let excluded = [first].into_iter().collect();
+        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Rider { excluded, since: t(0) });
+        board.presence(second, Some(PlanarPoint::new(5.0, 0.0)), t(1));
+        let offers = board.tick(t(1), &settings(), Policy::Greedy);
+        assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![second]);
+        // Not asked twice.
+        assert!(!board.answered(order, second, true));
     }
 
     #[test]

@@ -62,6 +62,13 @@ pub enum Payment {
     /// The money was taken on delivery; terminal (a later refund for missing items would
     /// follow from here).
     Captured { authorization: String },
+    /// The provider never answered the authorization (the payment timeout passed): the
+    /// order is rejected, but the provider may have granted a hold all the same, so it is
+    /// voided by the order id, the authorization's idempotency key, until the provider
+    /// answers.
+    Unresolved { reason: String },
+    /// Whatever hold the unanswered authorization may have granted was voided; terminal.
+    Abandoned { reason: String },
 }
 
 impl Payment {
@@ -267,6 +274,10 @@ pub enum OrderCommand {
     RecordAuthorization {
         authorization: String,
     },
+    /// The provider has not answered the authorization by the payment timeout.
+    AbandonPayment {
+        reason: String,
+    },
     RecordDecline {
         reason: String,
     },
@@ -323,6 +334,7 @@ impl OrderCommand {
             OrderCommand::Place(_) => "place",
             OrderCommand::RecordAuthorization { .. } => "record_authorization",
             OrderCommand::RecordDecline { .. } => "record_decline",
+            OrderCommand::AbandonPayment { .. } => "abandon_payment",
             OrderCommand::Accept { .. } => "accept",
             OrderCommand::Reject { .. } => "reject",
             OrderCommand::ExpireStoreDeadline => "expire_store_deadline",
@@ -348,24 +360,82 @@ impl OrderCommand {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrderEvent {
-    Placed { terms: OrderTerms, at: DateTime<Utc> },
-    PaymentAuthorized { authorization: String, store_deadline: DateTime<Utc>, at: DateTime<Utc> },
-    PaymentDeclined { reason: String, at: DateTime<Utc> },
-    StoreAccepted { prep_minutes: u32, ready_by: DateTime<Utc>, at: DateTime<Utc> },
-    Cancelled { reason: CancelReason, at: DateTime<Utc> },
-    MarkedReady { at: DateTime<Utc> },
-    RiderOffered { rider: RiderId, deadline: DateTime<Utc>, at: DateTime<Utc> },
-    RiderAccepted { rider: RiderId, at: DateTime<Utc> },
-    RiderDeclined { rider: RiderId, at: DateTime<Utc> },
-    OfferExpired { rider: RiderId, at: DateTime<Utc> },
-    RiderReleased { rider: RiderId, at: DateTime<Utc> },
-    PickedUp { rider: RiderId, at: DateTime<Utc> },
-    Delivered { rider: RiderId, position: GeoPoint, at: DateTime<Utc> },
-    PaymentVoided { at: DateTime<Utc> },
-    PaymentCaptured { at: DateTime<Utc> },
-    DispatchEscalated { at: DateTime<Utc> },
-    EtaUpdated { eta: Eta, at: DateTime<Utc> },
-    KitchenLate { at: DateTime<Utc> },
+    Placed {
+        terms: OrderTerms,
+        at: DateTime<Utc>,
+    },
+    PaymentAuthorized {
+        authorization: String,
+        store_deadline: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    PaymentDeclined {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// No answer from the provider in time: rejected, and any hold is to be voided.
+    PaymentAbandoned {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    StoreAccepted {
+        prep_minutes: u32,
+        ready_by: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    Cancelled {
+        reason: CancelReason,
+        at: DateTime<Utc>,
+    },
+    MarkedReady {
+        at: DateTime<Utc>,
+    },
+    RiderOffered {
+        rider: RiderId,
+        deadline: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    RiderAccepted {
+        rider: RiderId,
+        at: DateTime<Utc>,
+    },
+    RiderDeclined {
+        rider: RiderId,
+        at: DateTime<Utc>,
+    },
+    OfferExpired {
+        rider: RiderId,
+        at: DateTime<Utc>,
+    },
+    RiderReleased {
+        rider: RiderId,
+        at: DateTime<Utc>,
+    },
+    PickedUp {
+        rider: RiderId,
+        at: DateTime<Utc>,
+    },
+    Delivered {
+        rider: RiderId,
+        position: GeoPoint,
+        at: DateTime<Utc>,
+    },
+    PaymentVoided {
+        at: DateTime<Utc>,
+    },
+    PaymentCaptured {
+        at: DateTime<Utc>,
+    },
+    DispatchEscalated {
+        at: DateTime<Utc>,
+    },
+    EtaUpdated {
+        eta: Eta,
+        at: DateTime<Utc>,
+    },
+    KitchenLate {
+        at: DateTime<Utc>,
+    },
 }
 
 impl OrderEvent {
@@ -374,6 +444,7 @@ impl OrderEvent {
             OrderEvent::Placed { .. } => "placed",
             OrderEvent::PaymentAuthorized { .. } => "payment_authorized",
             OrderEvent::PaymentDeclined { .. } => "payment_declined",
+            OrderEvent::PaymentAbandoned { .. } => "payment_abandoned",
             OrderEvent::StoreAccepted { .. } => "store_accepted",
             OrderEvent::Cancelled { .. } => "cancelled",
             OrderEvent::MarkedReady { .. } => "marked_ready",
@@ -407,6 +478,8 @@ pub enum OrderError {
     InvalidPrepMinutes,
     #[error("a reason is required")]
     MissingReason,
+    #[error("a reason must not contain control characters")]
+    ControlCharacters,
     #[error("the order must be ready before it is picked up")]
     NotReady,
     #[error("the drop-off is {distance_m:.0} m away; deliver within {limit_m:.0} m")]
@@ -446,7 +519,8 @@ impl Order {
     /// Terminal, and nothing is owed to or by the payment provider any more: the actor that
     /// owns the order can retire.
     pub fn is_settled(&self) -> bool {
-        self.status().is_terminal() && !matches!(self.payment, Payment::Pending | Payment::Authorized { .. })
+        self.status().is_terminal()
+            && !matches!(self.payment, Payment::Pending | Payment::Authorized { .. } | Payment::Unresolved { .. })
     }
 
     /// Decide what a command means for this order. `order` is `None` before placement.
@@ -477,6 +551,11 @@ impl Order {
                 vec![E::PaymentAuthorized { authorization, store_deadline, at }]
             }
             (Phase::AwaitingPayment, C::RecordDecline { reason }) => vec![E::PaymentDeclined { reason, at }],
+            (Phase::AwaitingPayment, C::AbandonPayment { reason }) => vec![E::PaymentAbandoned { reason, at }],
+            (Phase::Cancelled { .. }, C::AbandonPayment { reason }) if self.payment == Payment::Pending => {
+                vec![E::PaymentAbandoned { reason, at }]
+            }
+            (_, C::AbandonPayment { .. }) => vec![],
             // Cancelled while the provider was still deciding: record its answer, so a hold
             // that was granted after all is then voided.
             (Phase::Cancelled { .. }, C::RecordAuthorization { authorization }) if self.payment == Payment::Pending => {
@@ -606,7 +685,7 @@ impl Order {
             }
 
             (Phase::Rejected { .. } | Phase::Cancelled { .. }, C::RecordVoid)
-                if self.payment.authorization().is_some() =>
+                if self.payment.authorization().is_some() || matches!(self.payment, Payment::Unresolved { .. }) =>
             {
                 vec![E::PaymentVoided { at }]
             }
@@ -662,6 +741,12 @@ impl Order {
                     self.phase = Phase::Rejected { reason: reason.clone() };
                 }
             }
+            E::PaymentAbandoned { reason, .. } => {
+                self.payment = Payment::Unresolved { reason: reason.clone() };
+                if self.phase == Phase::AwaitingPayment {
+                    self.phase = Phase::Rejected { reason: reason.clone() };
+                }
+            }
             E::StoreAccepted { prep_minutes, ready_by, at } => {
                 self.prep_minutes = Some(*prep_minutes);
                 self.accepted_at = Some(*at);
@@ -704,11 +789,13 @@ impl Order {
             }
             E::PickedUp { rider, at } => self.phase = Phase::PickedUp { rider: *rider, at: *at },
             E::Delivered { rider, at, .. } => self.phase = Phase::Delivered { rider: *rider, at: *at },
-            E::PaymentVoided { .. } => {
-                if let Payment::Authorized { authorization } = &self.payment {
+            E::PaymentVoided { .. } => match &self.payment {
+                Payment::Authorized { authorization } => {
                     self.payment = Payment::Voided { authorization: authorization.clone() };
                 }
-            }
+                Payment::Unresolved { reason } => self.payment = Payment::Abandoned { reason: reason.clone() },
+                _ => {}
+            },
             E::PaymentCaptured { .. } => {
                 if let Payment::Authorized { authorization } = &self.payment {
                     self.payment = Payment::Captured { authorization: authorization.clone() };
@@ -765,10 +852,15 @@ impl Order {
     }
 }
 
+/// A reason given by a person (a store, an operator): present, at most 500 characters, and
+/// free of control characters, which some stores cannot keep (PostgreSQL's `jsonb` refuses
+/// `\u0000`) and no reader wants.
 fn required(reason: String) -> Result<String, OrderError> {
     let reason = reason.trim();
     if reason.is_empty() {
         Err(OrderError::MissingReason)
+    } else if reason.chars().any(char::is_control) {
+        Err(OrderError::ControlCharacters)
     } else {
         Ok(reason.chars().take(500).collect())
     }
@@ -780,6 +872,7 @@ fn event_time(event: &OrderEvent) -> DateTime<Utc> {
         E::Placed { at, .. }
         | E::PaymentAuthorized { at, .. }
         | E::PaymentDeclined { at, .. }
+        | E::PaymentAbandoned { at, .. }
         | E::StoreAccepted { at, .. }
         | E::Cancelled { at, .. }
         | E::MarkedReady { at }

@@ -112,7 +112,7 @@ impl From<CommandError> for ApiError {
                 }
                 OrderError::NotYourJob { .. } => ApiError::new(S::FORBIDDEN, "not_your_job", message),
                 OrderError::InvalidPrepMinutes => ApiError::invalid("prep_minutes", message),
-                OrderError::MissingReason => ApiError::invalid("reason", message),
+                OrderError::MissingReason | OrderError::ControlCharacters => ApiError::invalid("reason", message),
                 OrderError::NotReady => ApiError::new(S::CONFLICT, "not_ready", message),
                 OrderError::OutsideGeofence { .. } => ApiError::invalid("position", message),
             },

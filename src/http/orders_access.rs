@@ -15,8 +15,10 @@ use crate::persistence::Journal;
 use super::error::ApiError;
 use crate::actors::CommandError;
 
-/// The order as it stands, from its actor if live, else from storage.
-pub async fn load(platform: &Platform, id: OrderId) -> Result<Order, ApiError> {
+/// The order as it stands, from its actor if live, else from storage. A stored order
+/// that is not settled but has no live actor (one retired after a write that failed, say)
+/// gets its actor back, so that its saga goes on.
+pub async fn load(platform: &Arc<Platform>, id: OrderId) -> Result<Order, ApiError> {
     if let Some(addr) = platform.order(id) {
         if let Ok(reply) = addr.send(GetOrder).await {
             if let Some(order) = reply? {
@@ -24,7 +26,11 @@ pub async fn load(platform: &Platform, id: OrderId) -> Result<Order, ApiError> {
             }
         }
     }
-    stored(platform, id).await?.ok_or_else(|| ApiError::not_found("order"))
+    let order = stored(platform, id).await?.ok_or_else(|| ApiError::not_found("order"))?;
+    if !order.is_settled() && platform.order(id).is_none() {
+        platform.start_order(id);
+    }
+    Ok(order)
 }
 
 pub async fn stored(platform: &Platform, id: OrderId) -> Result<Option<Order>, ApiError> {
@@ -119,8 +125,13 @@ pub async fn rider_action(
 }
 
 /// Where a rider is by the server's track: its last ping, or `sent` if that agrees with it.
-async fn tracked_position(platform: &Platform, rider: RiderId, sent: Option<GeoPoint>) -> Result<GeoPoint, ApiError> {
-    let addr = platform.rider(rider).ok_or_else(|| ApiError::not_found("rider"))?;
+async fn tracked_position(
+    platform: &Arc<Platform>,
+    rider: RiderId,
+    sent: Option<GeoPoint>,
+) -> Result<GeoPoint, ApiError> {
+    let addr =
+        platform.find_rider(rider).await.map_err(CommandError::from)?.ok_or_else(|| ApiError::not_found("rider"))?;
     let view = addr.send(GetRider).await.map_err(CommandError::from)??;
     let last = view.and_then(|v| Some((v.position?, v.position_at?)));
     let settings = &platform.settings.orders;

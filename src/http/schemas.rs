@@ -48,6 +48,11 @@ pub enum Payment {
     Voided { authorization: String },
     /// Taken on delivery.
     Captured { authorization: String },
+    /// The provider never answered in time: the order was rejected, and any hold the
+    /// provider may have granted is being voided by the order id.
+    Unresolved { reason: String },
+    /// That void went through.
+    Abandoned { reason: String },
 }
 
 /// When the food should leave the store and reach the door.

@@ -144,6 +144,10 @@ impl<G: PaymentGateway> PaymentGateway for CircuitBreaker<G> {
         self.call(self.inner.capture(order, authorization)).await
     }
 
+    async fn void_unanswered(&self, order: OrderId) -> Result<(), PaymentError> {
+        self.call(self.inner.void_unanswered(order)).await
+    }
+
     fn available(&self) -> bool {
         self.state() != CircuitState::Open
     }

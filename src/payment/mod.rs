@@ -35,6 +35,10 @@ pub trait PaymentGateway: Send + Sync + 'static {
     async fn void(&self, order: OrderId, authorization: &str) -> Result<(), PaymentError>;
     /// Take the held money. Capturing twice is not an error.
     async fn capture(&self, order: OrderId, authorization: &str) -> Result<(), PaymentError>;
+    /// Release whatever hold `order` may have been granted, found by the order id (the
+    /// authorization's idempotency key): for an authorization whose answer never came. No
+    /// hold at all is not an error, and a later authorization for the order is refused.
+    async fn void_unanswered(&self, order: OrderId) -> Result<(), PaymentError>;
 
     /// Whether calls can be expected to go through now (false while a breaker is open).
     fn available(&self) -> bool {
@@ -56,6 +60,9 @@ pub struct SandboxSettings {
     pub decline_above: i64,
     /// Start with the provider failing (every call "unavailable"), as a provider's outage.
     pub failing: bool,
+    /// Grant holds but lose the answers (every authorization reports "unavailable"), as a
+    /// provider that times out after it decided: the order cannot know whether it holds money.
+    pub lose_answers: bool,
     pub breaker: BreakerSettings,
 }
 
@@ -66,6 +73,7 @@ impl Default for SandboxSettings {
             latency_ms: 50,
             decline_above: 0,
             failing: false,
+            lose_answers: false,
             breaker: BreakerSettings::default(),
         }
     }
@@ -201,6 +209,9 @@ impl PaymentGateway for SandboxGateway {
         };
         // A decline is the hold's end; an authorization ends at its void or capture.
         self.ended((decided && answer.is_err()).then_some(order));
+        if self.settings.lose_answers && answer.is_ok() {
+            return Err(PaymentError::Unavailable("the provider's answer was lost".into()));
+        }
         answer
     }
 
@@ -214,6 +225,19 @@ impl PaymentGateway for SandboxGateway {
         self.delay().await;
         self.check_up()?;
         self.settle(order, authorization, Hold::Captured)
+    }
+
+    async fn void_unanswered(&self, order: OrderId) -> Result<(), PaymentError> {
+        self.delay().await;
+        self.check_up()?;
+        {
+            let mut hold = self.holds.entry(order).or_insert_with(|| Hold::Voided(String::new()));
+            if let Hold::Authorized(reference) = &*hold {
+                *hold = Hold::Voided(reference.clone());
+            }
+        }
+        self.ended(Some(order));
+        Ok(())
     }
 }
 

@@ -80,11 +80,35 @@ async fn writer(store: Arc<dyn EventStore>, mut rx: mpsc::Receiver<Waiting>, max
             }
         }
         let (requests, replies): (Vec<AppendRequest>, Vec<_>) = batch.into_iter().unzip();
-        let results = store.append_batch(&requests).await;
+        let results = isolated(store.as_ref(), &requests).await;
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }
     }
+}
+
+/// Append `requests` as one batch; if the batch as a whole was refused by the database
+/// (one bad row fails the one statement that writes them all), append each of them again
+/// on its own, so that only the bad one fails and the other callers' writes land. An
+/// outage or a conflict is not retried here: those are each caller's to handle.
+async fn isolated(store: &dyn EventStore, requests: &[AppendRequest]) -> Vec<Result<i64, StorageError>> {
+    let mut results = store.append_batch(requests).await;
+    if requests.len() < 2 || !results.iter().any(refused_by_database) {
+        return results;
+    }
+    tracing::warn!(batch = requests.len(), "a batch was refused; appending its requests one by one");
+    for (request, result) in requests.iter().zip(results.iter_mut()) {
+        if refused_by_database(result) {
+            *result = store.append_batch(std::slice::from_ref(request)).await.pop().unwrap_or(Err(StorageError::Busy));
+        }
+    }
+    results
+}
+
+/// The database answered and refused the write (bad data, a constraint): not an outage
+/// (the write's fate is then unknown) and not a version conflict.
+fn refused_by_database(result: &Result<i64, StorageError>) -> bool {
+    matches!(result, Err(error @ StorageError::Database(_)) if !error.is_outage() && !error.is_pool_timeout())
 }
 
 #[async_trait]

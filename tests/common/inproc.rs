@@ -13,8 +13,13 @@ use baedal::startup::Application;
 
 /// Settings for an application whose database lives in `dir`.
 pub fn settings(dir: &tempfile::TempDir) -> Settings {
+    settings_on(&format!("sqlite://{}/baedal.db", dir.path().display()))
+}
+
+/// Settings for an application on the database at `url`.
+pub fn settings_on(url: &str) -> Settings {
     let mut settings = Settings::default();
-    settings.database.url = format!("sqlite://{}/baedal.db", dir.path().display());
+    settings.database.url = url.to_owned();
     settings.server.port = 0;
     settings.demo.enabled = false;
     settings.auth.secret = super::ws::TEST_SECRET.into();

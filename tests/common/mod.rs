@@ -5,6 +5,7 @@
 
 pub mod city;
 pub mod db;
+pub mod faults;
 pub mod inproc;
 pub mod junk;
 pub mod server;

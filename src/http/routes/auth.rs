@@ -174,13 +174,15 @@ async fn create(
     let subject = match body.role {
         Role::Store => {
             let id = body.subject.ok_or_else(|| ApiError::invalid("subject", "store staff need the store's id"))?;
-            platform.store(StoreId::from_uuid(id)).ok_or_else(|| ApiError::invalid("subject", "no such store"))?;
+            let found = platform.find_store(StoreId::from_uuid(id)).await.map_err(crate::actors::CommandError::from)?;
+            found.ok_or_else(|| ApiError::invalid("subject", "no such store"))?;
             Some(id)
         }
         Role::Rider => {
             let id =
                 body.subject.ok_or_else(|| ApiError::invalid("subject", "a rider account needs the rider's id"))?;
-            platform.rider(RiderId::from_uuid(id)).ok_or_else(|| ApiError::invalid("subject", "no such rider"))?;
+            let found = platform.find_rider(RiderId::from_uuid(id)).await.map_err(crate::actors::CommandError::from)?;
+            found.ok_or_else(|| ApiError::invalid("subject", "no such rider"))?;
             Some(id)
         }
         Role::Customer | Role::Operator => None,

@@ -122,7 +122,11 @@ async fn place(
             "the payment provider is unavailable; retry shortly",
         ));
     }
-    let store = platform.store(request.store_id).ok_or_else(|| ApiError::invalid("store_id", "no such store"))?;
+    let store = platform
+        .find_store(request.store_id)
+        .await
+        .map_err(CommandError::from)?
+        .ok_or_else(|| ApiError::invalid("store_id", "no such store"))?;
     let items: Vec<(ItemId, u32)> = request.items.iter().map(|l| (l.item_id, l.quantity)).collect();
     let (quote, store) =
         store.send(QuoteOrder { items, dropoff: request.delivery_point }).await.map_err(CommandError::from)??;

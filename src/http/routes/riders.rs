@@ -67,16 +67,17 @@ async fn register(platform: Ctx, caller: Caller, body: Json<NewRider>) -> Result
     Ok(HttpResponse::Created().insert_header(("Location", format!("/v1/riders/{rider_id}"))).json(view))
 }
 
-fn rider_of(platform: &Ctx, raw: &str) -> Result<(RiderId, actix::Addr<crate::actors::RiderActor>), ApiError> {
+async fn rider_of(platform: &Ctx, raw: &str) -> Result<(RiderId, actix::Addr<crate::actors::RiderActor>), ApiError> {
     let rider_id: RiderId = id(raw, "rider")?;
-    let addr = platform.rider(rider_id).ok_or_else(|| ApiError::not_found("rider"))?;
+    let addr =
+        platform.find_rider(rider_id).await.map_err(CommandError::from)?.ok_or_else(|| ApiError::not_found("rider"))?;
     Ok((rider_id, addr))
 }
 
 #[utoipa::path(tag = "riders", operation_id = "riders_get", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "The rider", body = Rider), ApiErrors), security(("bearer" = [])))]
 #[get("/riders/{rider}")]
 async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (rider_id, addr) = rider_of(&platform, &path)?;
+    let (rider_id, addr) = rider_of(&platform, &path).await?;
     caller.acts_as_rider(rider_id, true)?;
     let view: RiderView =
         addr.send(GetRider).await.map_err(CommandError::from)??.ok_or_else(|| ApiError::not_found("rider"))?;
@@ -98,7 +99,7 @@ async fn online(
     path: web::Path<String>,
     body: Json<Online>,
 ) -> Result<HttpResponse, ApiError> {
-    let (rider_id, addr) = rider_of(&platform, &path)?;
+    let (rider_id, addr) = rider_of(&platform, &path).await?;
     caller.acts_as_rider(rider_id, true)?;
     let view = addr
         .send(RiderCmd(RiderCommand::GoOnline { position: body.0.position }))
@@ -110,7 +111,7 @@ async fn online(
 #[utoipa::path(tag = "riders", operation_id = "riders_offline", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = Rider), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/offline")]
 async fn offline(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (rider_id, addr) = rider_of(&platform, &path)?;
+    let (rider_id, addr) = rider_of(&platform, &path).await?;
     caller.acts_as_rider(rider_id, true)?;
     let view = addr.send(RiderCmd(RiderCommand::GoOffline)).await.map_err(CommandError::from)??;
     Ok(HttpResponse::Ok().json(view))
@@ -124,7 +125,7 @@ async fn location(
     path: web::Path<String>,
     body: Json<GeoPoint>,
 ) -> Result<HttpResponse, ApiError> {
-    let (rider_id, addr) = rider_of(&platform, &path)?;
+    let (rider_id, addr) = rider_of(&platform, &path).await?;
     caller.acts_as_rider(rider_id, false)?;
     let view = addr.send(Ping { position: body.0 }).await.map_err(CommandError::from)??;
     Ok(HttpResponse::Ok().json(view))
@@ -137,7 +138,7 @@ async fn job(
     path: (String, String),
     action: RiderAction,
 ) -> Result<HttpResponse, ApiError> {
-    let (rider_id, _) = rider_of(platform, &path.0)?;
+    let (rider_id, _) = rider_of(platform, &path.0).await?;
     caller.acts_as_rider(rider_id, false)?;
     let order_id: OrderId = id(&path.1, "order")?;
     let order = orders_access::rider_action(platform, rider_id, order_id, action).await?;

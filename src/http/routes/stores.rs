@@ -164,7 +164,11 @@ async fn register(platform: Ctx, caller: Caller, body: Json<NewStore>) -> Result
 
 async fn store_of(platform: &Ctx, raw: &str) -> Result<(StoreId, actix::Addr<crate::actors::StoreActor>), ApiError> {
     let store_id: StoreId = id(raw, "store")?;
-    let addr = platform.store(store_id).ok_or_else(|| ApiError::not_found("store"))?;
+    let addr = platform
+        .find_store(store_id)
+        .await
+        .map_err(crate::actors::CommandError::from)?
+        .ok_or_else(|| ApiError::not_found("store"))?;
     Ok((store_id, addr))
 }
 

@@ -125,7 +125,8 @@ pub async fn run(command: Command, identity: Identity, platform: Arc<Platform>) 
 }
 
 async fn rider(command: RiderCommand, rider: RiderId, platform: &Arc<Platform>) -> Result<Option<Value>, ApiError> {
-    let addr = platform.rider(rider).ok_or_else(|| ApiError::not_found("rider"))?;
+    let addr =
+        platform.find_rider(rider).await.map_err(CommandError::from)?.ok_or_else(|| ApiError::not_found("rider"))?;
     let job = |order_id: OrderId, action: RiderAction| async move {
         let order = orders_access::rider_action(platform, rider, order_id, action).await?;
         Ok::<_, ApiError>(Some(order_json(&order)))

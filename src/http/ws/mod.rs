@@ -18,6 +18,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::actors::CommandError;
 use crate::auth::{AuthError, Authenticator, Credentials, Revocations, Role};
 use crate::domain::{RiderId, StoreId};
 use crate::http::error::ApiError;
@@ -68,8 +69,12 @@ async fn connect(
         ));
     }
     let exists = match role {
-        Role::Store => platform.store(StoreId::from_uuid(identity.subject)).is_some(),
-        Role::Rider => platform.rider(RiderId::from_uuid(identity.subject)).is_some(),
+        Role::Store => {
+            platform.find_store(StoreId::from_uuid(identity.subject)).await.map_err(CommandError::from)?.is_some()
+        }
+        Role::Rider => {
+            platform.find_rider(RiderId::from_uuid(identity.subject)).await.map_err(CommandError::from)?.is_some()
+        }
         Role::Customer | Role::Operator => true,
     };
     if !exists {

@@ -78,6 +78,10 @@ pub struct WsSession {
     versions: SentVersions,
     subscription: Option<(Topic, u64)>,
     closed: bool,
+    /// Commands received and not yet run, oldest first (bounded by `ws.commands_queued`).
+    pending: std::collections::VecDeque<commands::Command>,
+    /// Whether a command is running now.
+    running: bool,
 }
 
 impl WsSession {
@@ -115,6 +119,8 @@ impl WsSession {
             versions: SentVersions::default(),
             subscription: None,
             closed: false,
+            pending: std::collections::VecDeque::new(),
+            running: false,
         };
         let addr = session.start();
         let reader = addr.clone();
@@ -402,12 +408,41 @@ impl Handler<Frame> for WsSession {
                 return;
             }
         };
+        if self.pending.len() >= self.settings.commands_queued.max(1) {
+            // Far more than any app sends before hearing back: refused, not queued without end.
+            let error = ApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_commands",
+                format!("at most {} commands wait on one socket; wait for the answers", self.settings.commands_queued),
+            );
+            self.error(command.request_id(), error, ctx);
+            return;
+        }
+        self.pending.push_back(command);
+        self.next_command(ctx);
+    }
+}
+
+impl WsSession {
+    /// Run the oldest waiting command, unless one is running: a socket's commands run one
+    /// at a time, in the order sent (a ping and the delivery after it land in that order),
+    /// while pushes keep flowing to the client.
+    fn next_command(&mut self, ctx: &mut Context<Self>) {
+        if self.running || self.closed {
+            return;
+        }
+        let Some(command) = self.pending.pop_front() else { return };
+        self.running = true;
         let request_id = command.request_id();
         let run = commands::run(command, self.identity, self.platform.clone());
-        ctx.spawn(run.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(Some(result)) => act.send(&ServerMessage::Ack { request_id, result }, ctx),
-            Ok(None) => {}
-            Err(error) => act.error(request_id, error, ctx),
+        ctx.spawn(run.into_actor(self).map(move |result, act, ctx| {
+            act.running = false;
+            match result {
+                Ok(Some(result)) => act.send(&ServerMessage::Ack { request_id, result }, ctx),
+                Ok(None) => {}
+                Err(error) => act.error(request_id, error, ctx),
+            }
+            act.next_command(ctx);
         }));
     }
 }
