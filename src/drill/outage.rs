@@ -35,6 +35,47 @@ pub struct OutageReport {
     pub attempted: u64,
     pub audit: Audit,
     pub open: Vec<String>,
+    /// The server's CPU (share of one core) and log volume (bytes a second), under load
+    /// before the outage and while the database is down.
+    pub before: Upkeep,
+    pub while_down: Upkeep,
+}
+
+/// What the server spends on itself over a stretch of time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Upkeep {
+    pub cpu_share: f64,
+    pub log_bytes_per_sec: f64,
+}
+
+impl Upkeep {
+    fn between(from: &Mark, to: &Mark) -> Upkeep {
+        let secs = (to.at - from.at).as_secs_f64().max(1e-3);
+        Upkeep {
+            cpu_share: (to.cpu.saturating_sub(from.cpu)).as_secs_f64() / secs,
+            log_bytes_per_sec: to.logged.saturating_sub(from.logged) as f64 / secs,
+        }
+    }
+
+    /// Flat: no more than half again the load's own CPU (or a fifth of a core, whichever
+    /// is more), and no more than twice its log volume (or 2 KiB a second). A retry storm
+    /// is a whole core and megabytes of warnings.
+    pub fn flat_against(&self, before: &Upkeep) -> bool {
+        self.cpu_share <= (before.cpu_share * 1.5).max(0.2)
+            && self.log_bytes_per_sec <= (before.log_bytes_per_sec * 2.0).max(2048.0)
+    }
+}
+
+struct Mark {
+    at: Instant,
+    cpu: Duration,
+    logged: u64,
+}
+
+impl Mark {
+    fn now(server: &ServerProcess) -> Mark {
+        Mark { at: Instant::now(), cpu: server.cpu_time().unwrap_or_default(), logged: server.logged_bytes() }
+    }
 }
 
 impl OutageReport {
@@ -46,6 +87,7 @@ impl OutageReport {
             && self.audit.passed()
             && self.open.is_empty()
             && self.placed > 0
+            && self.while_down.flat_against(&self.before)
     }
 }
 
@@ -65,6 +107,14 @@ impl std::fmt::Display for OutageReport {
             Some(after) => writeln!(f, "ready again {:.1} s after the database came back", after.as_secs_f64())?,
             None => writeln!(f, "never ready again")?,
         }
+        writeln!(
+            f,
+            "server upkeep: CPU {:.0} % of a core and {:.0} B/s of logs under load, {:.0} % and {:.0} B/s while the database was down",
+            self.before.cpu_share * 100.0,
+            self.before.log_bytes_per_sec,
+            self.while_down.cpu_share * 100.0,
+            self.while_down.log_bytes_per_sec
+        )?;
         writeln!(f, "orders: {} attempted, {} acknowledged", self.attempted, self.placed)?;
         writeln!(f, "{}", self.audit)?;
         writeln!(f, "not terminal after settling: {}", self.open.len())?;
@@ -80,9 +130,11 @@ pub async fn run(
     plan: &OutagePlan,
 ) -> anyhow::Result<OutageReport> {
     let session = Session::begin(server.endpoint.clone(), tokens, &plan.workload).await?;
+    let start = Mark::now(server);
     tokio::time::sleep(plan.after).await;
 
     println!("stopping PostgreSQL; {} orders acknowledged so far", session.acknowledged_so_far());
+    let stopping = Mark::now(server);
     tokio::task::block_in_place(|| cluster.stop())?;
     let down_since = Instant::now();
     let mut ready_while_down = (0, 0);
@@ -95,6 +147,7 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let back = Mark::now(server);
     tokio::task::block_in_place(|| cluster.start())?;
     let back_since = Instant::now();
     println!("PostgreSQL started again after {:.1} s", down_since.elapsed().as_secs_f64());
@@ -121,5 +174,7 @@ pub async fn run(
         attempted: ledger.attempted.load(Ordering::Relaxed),
         audit,
         open,
+        before: Upkeep::between(&start, &stopping),
+        while_down: Upkeep::between(&stopping, &back),
     })
 }

@@ -57,11 +57,13 @@ pub struct ServerProcess {
     child: Option<Child>,
     pub endpoint: Endpoint,
     pub starts: u32,
+    logged: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ServerProcess {
     pub fn start(spec: ServerSpec) -> anyhow::Result<ServerProcess> {
-        let mut server = ServerProcess { spec, child: None, endpoint: Endpoint::default(), starts: 0 };
+        let mut server =
+            ServerProcess { spec, child: None, endpoint: Endpoint::default(), starts: 0, logged: Arc::default() };
         server.restart()?;
         Ok(server)
     }
@@ -85,19 +87,38 @@ impl ServerProcess {
             .env_remove("BAEDAL_CONFIG")
             .env("RUST_LOG", std::env::var("DRILL_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped());
         for (key, value) in &spec.env {
             command.env(key, value);
         }
-        if let Some(log) = &spec.log {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .with_context(|| format!("opening {}", log.display()))?;
-            command.stderr(file);
-        }
+        let mut log = match &spec.log {
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening {}", path.display()))?,
+            ),
+            None => None,
+        };
         let mut child = command.spawn().with_context(|| format!("starting {}", spec.binary.display()))?;
+        // The logs pass through here, counted (the outage drill measures their volume), and
+        // go to the log file if there is one.
+        let mut stderr = child.stderr.take().context("server stderr")?;
+        let logged = self.logged.clone();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                logged.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                if let Some(file) = log.as_mut() {
+                    let _ = file.write_all(&buf[..n]);
+                }
+            }
+        });
         let stdout = child.stdout.take().context("server stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -129,6 +150,22 @@ impl ServerProcess {
     /// The process id while running.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Bytes the server has logged (stderr) since the first start.
+    pub fn logged_bytes(&self) -> u64 {
+        self.logged.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// CPU time the running server has used (user and system), from `/proc` (Linux).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf only reads a system constant.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        Some(Duration::from_secs_f64(ticks as f64 / per_second))
     }
 }
 

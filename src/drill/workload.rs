@@ -431,13 +431,22 @@ async fn rider_app(
                 }
                 if let Some((kind, verb, body, event)) = step {
                     let path = format!("/v1/riders/{rider}/{kind}/{order}/{verb}");
-                    if let Answer::Done(_) = client.call(Method::POST, &path, &token, body.as_ref(), None).await {
-                        client.ledger.ack(order, event);
-                        if event == "delivered" {
-                            points.remove(order);
+                    match client.call(Method::POST, &path, &token, body.as_ref(), None).await {
+                        Answer::Done(_) => {
+                            client.ledger.ack(order, event);
+                            if event == "delivered" {
+                                points.remove(order);
+                            }
+                            continue;
                         }
+                        // As a rider app does: wait as told (or a moment) before trying again.
+                        Answer::Retry(after) => {
+                            tokio::time::sleep(after.unwrap_or(Duration::from_millis(150)).min(Duration::from_secs(2)))
+                                .await;
+                            continue;
+                        }
+                        Answer::Refused(_) => {}
                     }
-                    continue;
                 }
             }
         }

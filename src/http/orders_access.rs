@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::actors::GetRider;
-use crate::actors::{Execute, GetOrder, Platform};
+use crate::actors::{Execute, GetOrder, GetOrderVersioned, Platform};
 use crate::domain::order::{Order, OrderCommand};
 use crate::domain::position::{TrackError, TrackRules};
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
@@ -31,6 +31,18 @@ pub async fn load(platform: &Arc<Platform>, id: OrderId) -> Result<Order, ApiErr
         platform.start_order(id);
     }
     Ok(order)
+}
+
+/// The order with its stream version, from its actor if live, else from storage.
+pub async fn load_versioned(platform: &Arc<Platform>, id: OrderId) -> Result<Option<(Order, i64)>, ApiError> {
+    if let Some(addr) = platform.order(id) {
+        if let Ok(Ok(Some(versioned))) = addr.send(GetOrderVersioned).await {
+            return Ok(Some(versioned));
+        }
+    }
+    let loaded = Journal::<Order>::load(platform.storage.events.as_ref(), id).await.map_err(CommandError::from)?;
+    let version = loaded.journal.version();
+    Ok(loaded.state.map(|order| (order, version)))
 }
 
 pub async fn stored(platform: &Platform, id: OrderId) -> Result<Option<Order>, ApiError> {

@@ -20,7 +20,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::CommandError;
 use crate::auth::{AuthError, Authenticator, Credentials, Revocations, Role};
-use crate::domain::{RiderId, StoreId};
+use crate::domain::{OrderId, RiderId, StoreId};
 use crate::http::error::ApiError;
 use crate::http::openapi::ApiErrors;
 
@@ -50,6 +50,32 @@ pub fn authenticate(req: &HttpRequest, auth: &dyn Authenticator) -> Result<Crede
 
 fn unauthorized(error: AuthError) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, error.code(), error.to_string())
+}
+
+/// Most orders a reconnecting app may name in `orders`.
+const MAX_HELD: usize = 200;
+
+/// The orders a reconnecting app holds, with the version of each (`?orders=<id>:<version>,...`):
+/// the snapshot then tells it of every one that changed since, finished ones included.
+fn held_versions(req: &HttpRequest) -> Result<Vec<(OrderId, i64)>, ApiError> {
+    let query = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .map_err(|_| ApiError::invalid("orders", "the query string does not parse"))?;
+    let Some(raw) = query.get("orders").filter(|raw| !raw.is_empty()) else { return Ok(Vec::new()) };
+    let held: Vec<(OrderId, i64)> = raw
+        .split(',')
+        .map(|entry| {
+            let (id, version) = entry.split_once(':')?;
+            Some((
+                id.parse::<uuid::Uuid>().ok().map(OrderId::from_uuid)?,
+                version.parse::<i64>().ok().filter(|v| *v >= 0)?,
+            ))
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| ApiError::invalid("orders", "orders is a list of <order id>:<version>, comma-separated"))?;
+    if held.len() > MAX_HELD {
+        return Err(ApiError::invalid("orders", format!("at most {MAX_HELD} orders")));
+    }
+    Ok(held)
 }
 
 async fn connect(
@@ -83,11 +109,12 @@ async fn connect(
     let caps = req.app_data::<web::Data<SocketCaps>>().ok_or_else(|| ApiError::internal("no socket caps"))?;
     let revocations =
         req.app_data::<web::Data<Arc<Revocations>>>().ok_or_else(|| ApiError::internal("no deny-list"))?;
+    let held = held_versions(&req)?;
     let seat = caps.admit(identity.subject, req.peer_addr().map(|a| a.ip()))?;
     let (response, socket, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request("not_a_websocket", format!("websocket upgrade failed: {e}")))?;
     WsSession::start(
-        session::Opened { credentials, seat, revocations: revocations.get_ref().clone() },
+        session::Opened { credentials, seat, revocations: revocations.get_ref().clone(), held },
         platform.get_ref().clone(),
         platform.settings.ws.clone(),
         socket,

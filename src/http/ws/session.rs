@@ -19,6 +19,7 @@ use crate::config::WsSettings;
 use crate::domain::order::{Courier, Order, OrderStatus, Phase};
 use crate::domain::{CustomerId, OrderId, RiderId, StoreId};
 use crate::http::error::ApiError;
+use crate::http::orders_access;
 use crate::http::views::OrderView;
 
 use super::caps::Seat;
@@ -53,6 +54,8 @@ pub struct Opened {
     pub credentials: Credentials,
     pub seat: Seat,
     pub revocations: Arc<Revocations>,
+    /// The orders a reconnecting app holds, with their versions.
+    pub held: Vec<(OrderId, i64)>,
 }
 
 /// The client went away, or broke the protocol.
@@ -76,6 +79,9 @@ pub struct WsSession {
     last_heard: Instant,
     /// The last version of each order sent: older or equal pushes are duplicates.
     versions: SentVersions,
+    /// Orders the app held when it (re)connected: the snapshot covers them too, so one that
+    /// changed or finished while the app was away is reported.
+    held: Vec<OrderId>,
     subscription: Option<(Topic, u64)>,
     closed: bool,
     /// Commands received and not yet run, oldest first (bounded by `ws.commands_queued`).
@@ -103,6 +109,12 @@ impl WsSession {
             }
         });
         let max_frame = settings.max_frame_bytes;
+        // What the app holds counts as sent: the snapshot carries only what is newer.
+        let mut versions = SentVersions::default();
+        for (order, version) in &opened.held {
+            versions.admit(*order, *version, true);
+        }
+        let held = opened.held.iter().map(|(order, _)| *order).collect();
         let session = WsSession {
             id: Uuid::new_v4(),
             identity: opened.credentials.identity,
@@ -116,7 +128,8 @@ impl WsSession {
             socket: socket.clone(),
             seq: 0,
             last_heard: Instant::now(),
-            versions: SentVersions::default(),
+            versions,
+            held,
             subscription: None,
             closed: false,
             pending: std::collections::VecDeque::new(),
@@ -213,10 +226,14 @@ impl WsSession {
         }
     }
 
-    /// The orders (and rider) this connection starts from.
+    /// The orders (and rider) this connection starts from: the subject's live orders (the
+    /// store's board, the rider's offer or job), and the orders the app said it holds that
+    /// are its to see, finished or not. A store sees no order before it is paid for, as on
+    /// the live stream.
     fn snapshot(&self) -> impl std::future::Future<Output = (Vec<(Order, i64)>, Option<RiderView>)> + 'static {
         let platform = self.platform.clone();
         let identity = self.identity;
+        let held = self.held.clone();
         async move {
             let mut rider = None;
             let ids: Vec<OrderId> = match identity.role {
@@ -235,13 +252,23 @@ impl WsSession {
                     job.into_iter().collect()
                 }
             };
-            let mut orders = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(addr) = platform.order(id) {
+            let mut orders = Vec::with_capacity(ids.len() + held.len());
+            for id in &ids {
+                if let Some(addr) = platform.order(*id) {
                     if let Ok(Ok(Some(versioned))) = addr.send(GetOrderVersioned).await {
                         orders.push(versioned);
                     }
                 }
+            }
+            for id in held.iter().filter(|id| !ids.contains(id)) {
+                if let Ok(Some((order, version))) = orders_access::load_versioned(&platform, *id).await {
+                    if concerns(identity, &order) {
+                        orders.push((order, version));
+                    }
+                }
+            }
+            if identity.role == Role::Store {
+                orders.retain(|(order, _)| order.status() != OrderStatus::AwaitingPayment);
             }
             orders.sort_by_key(|(order, _)| order.placed_at);
             (orders, rider)
@@ -282,6 +309,16 @@ impl WsSession {
             _ => ServerMessage::Order { events: events.to_vec(), order: versioned },
         };
         self.send(&message, ctx);
+    }
+}
+
+/// Whether `order` is the business of `identity`: its customer, its store, or the rider it
+/// was offered to or carried by. Orders an app names when reconnecting are checked so.
+fn concerns(identity: Identity, order: &Order) -> bool {
+    match identity.role {
+        Role::Customer => order.terms.customer_id.as_uuid() == identity.subject,
+        Role::Store => order.terms.store_id.as_uuid() == identity.subject,
+        Role::Rider | Role::Operator => order.rider().is_some_and(|r| r.as_uuid() == identity.subject),
     }
 }
 
