@@ -152,12 +152,6 @@ async fn ready_job(api: &Api, rider_at: (f64, f64)) -> Job {
     Job { store, rider, order }
 }
 
-async fn ping(api: &Api, rider: &str, at: (f64, f64)) {
-    let body = json!({"lat": at.0, "lon": at.1});
-    let (status, body) = api.send(reqwest::Method::PUT, &format!("/v1/riders/{rider}/location"), Some(body), &[]).await;
-    assert_eq!(status, 200, "ping: {body}");
-}
-
 async fn a_delivery_is_judged_by_the_riders_own_track(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = TestServer::start(&db, &[]);
@@ -167,7 +161,7 @@ async fn a_delivery_is_judged_by_the_riders_own_track(backend: Backend) {
     assert_eq!(status, 200, "{body}");
 
     // Pinged 16 km away, then claims to stand at the door: refused.
-    ping(api, &job.rider, (STORE.0 + 0.144, STORE.1)).await;
+    api.ping(&job.rider, (STORE.0 + 0.144, STORE.1)).await;
     let claim = json!({"position": {"lat": DROPOFF.0, "lon": DROPOFF.1}});
     let path = format!("/v1/riders/{}/jobs/{}/deliver", job.rider, job.order);
     let (status, body) = api.post(&path, claim.clone()).await;
@@ -176,7 +170,7 @@ async fn a_delivery_is_judged_by_the_riders_own_track(backend: Backend) {
     assert_eq!(api.order(&job.order).await["status"], "picked_up");
 
     // Really there: the ping says so, and the same claim lands.
-    ping(api, &job.rider, (DROPOFF.0 + 0.0005, DROPOFF.1)).await;
+    api.ping(&job.rider, (DROPOFF.0 + 0.0005, DROPOFF.1)).await;
     let (status, body) = api.post(&path, claim).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "delivered");
@@ -187,11 +181,11 @@ async fn a_pickup_needs_the_rider_at_the_store(backend: Backend) {
     let server = TestServer::start(&db, &[]);
     let api = &server.api;
     let job = ready_job(api, (37.5668, 126.978)).await;
-    ping(api, &job.rider, DROPOFF).await;
+    api.ping(&job.rider, DROPOFF).await;
     let path = format!("/v1/riders/{}/jobs/{}/pickup", job.rider, job.order);
     let (status, body) = api.post(&path, json!({})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("outside_geofence")), "{body}");
-    ping(api, &job.rider, STORE).await;
+    api.ping(&job.rider, STORE).await;
     let (status, body) = api.post(&path, json!({})).await;
     assert_eq!(status, 200, "{body}");
     let _ = job.store;

@@ -44,20 +44,6 @@ impl City {
     async fn rider_action(&self, rider: &str, path: &str, body: Value) -> (u16, Value) {
         self.server.api.post(&format!("/v1/riders/{rider}/{path}"), body).await
     }
-
-    async fn ping(&self, rider: &str, at: (f64, f64)) {
-        let (status, body) = self
-            .server
-            .api
-            .send(
-                reqwest::Method::PUT,
-                &format!("/v1/riders/{rider}/location"),
-                Some(json!({"lat": at.0, "lon": at.1})),
-                &[],
-            )
-            .await;
-        assert_eq!(status, 200, "ping: {body}");
-    }
 }
 
 fn payment(order: &Value) -> &str {
@@ -230,7 +216,7 @@ async fn a_rider_going_offline_sends_the_order_back_to_dispatch(backend: Backend
     // 550 m away is too far to pick up; at the store it is not.
     let (status, body) = city.rider_action(&other, &format!("jobs/{id}/pickup"), json!({})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("outside_geofence")), "{body}");
-    city.ping(&other, STORE).await;
+    api.ping(&other, STORE).await;
     let (status, _) = city.rider_action(&other, &format!("jobs/{id}/pickup"), json!({})).await;
     assert_eq!(status, 200);
     let (status, body) = city.rider_action(&other, "offline", json!({})).await;

@@ -73,15 +73,7 @@ async fn restart_mid_order(backend: Backend, stop: Stop) {
     rider_do(r2.clone(), format!("offers/{carried}/accept")).await;
     store_do(carried.clone(), "ready", json!({})).await;
     // At the counter: a pickup is judged by the rider's pings.
-    let (status, _) = api
-        .send(
-            reqwest::Method::PUT,
-            &format!("/v1/riders/{r2}/location"),
-            Some(json!({"lat": STORE.0, "lon": STORE.1})),
-            &[],
-        )
-        .await;
-    assert_eq!(status, 200);
+    api.ping(&r2, STORE).await;
     rider_do(r2.clone(), format!("jobs/{carried}/pickup")).await;
 
     let offered = place("offered", store.clone(), item.clone()).await;
@@ -151,13 +143,7 @@ async fn restart_mid_order(backend: Backend, stop: Stop) {
     // Everything goes on from where it was.
     let (status, _) = api.post(&format!("/v1/riders/{r3}/offers/{offered}/accept"), json!({})).await;
     assert_eq!(status, 200);
-    api.send(
-        reqwest::Method::PUT,
-        &format!("/v1/riders/{r2}/location"),
-        Some(json!({"lat": DROPOFF.0, "lon": DROPOFF.1})),
-        &[],
-    )
-    .await;
+    api.ping(&r2, DROPOFF).await;
     let (status, body) = api.post(&format!("/v1/riders/{r2}/jobs/{carried}/deliver"), json!({})).await;
     assert_eq!(status, 200, "{body}");
     api.wait_order(&carried, 20, |o| o["payment"]["status"] == "captured").await;

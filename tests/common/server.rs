@@ -275,6 +275,14 @@ impl Api {
         id
     }
 
+    /// A location ping from `rider` at `at` (the server judges pickups and deliveries by them).
+    pub async fn ping(&self, rider: &str, at: (f64, f64)) {
+        let body = json!({"lat": at.0, "lon": at.1});
+        let (status, body) =
+            self.send(reqwest::Method::PUT, &format!("/v1/riders/{rider}/location"), Some(body), &[]).await;
+        assert_eq!(status, 200, "ping: {body}");
+    }
+
     /// Place an order as the customer the body names.
     pub async fn place(&self, key: &str, body: &Value) -> (u16, Value) {
         let customer = body["customer_id"].as_str().expect("customer_id in the test body");
