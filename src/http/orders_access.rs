@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::actors::GetRider;
-use crate::actors::{Execute, GetOrder, GetOrderVersioned, Platform};
+use crate::actors::{Execute, GetOrderVersioned, Platform};
 use crate::domain::order::{Order, OrderCommand};
 use crate::domain::position::{TrackError, TrackRules};
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
@@ -15,34 +15,31 @@ use crate::persistence::Journal;
 use super::error::ApiError;
 use crate::actors::CommandError;
 
-/// The order as it stands, from its actor if live, else from storage. A stored order
-/// that is not settled but has no live actor (one retired after a write that failed, say)
-/// gets its actor back, so that its saga goes on.
+/// The order as it stands, from its actor if live, else from storage (see
+/// [`load_versioned`]).
 pub async fn load(platform: &Arc<Platform>, id: OrderId) -> Result<Order, ApiError> {
-    if let Some(addr) = platform.order(id) {
-        if let Ok(reply) = addr.send(GetOrder).await {
-            if let Some(order) = reply? {
-                return Ok(order);
-            }
-        }
-    }
-    let order = stored(platform, id).await?.ok_or_else(|| ApiError::not_found("order"))?;
-    if !order.is_settled() && platform.order(id).is_none() {
-        platform.start_order(id);
-    }
+    let (order, _) = load_versioned(platform, id).await?.ok_or_else(|| ApiError::not_found("order"))?;
     Ok(order)
 }
 
-/// The order with its stream version, from its actor if live, else from storage.
+/// The order with its stream version, from its actor if live, else from storage. A stored
+/// order that is not settled but has no live actor (one retired after a write that failed,
+/// say) gets its actor back, so that its saga goes on.
 pub async fn load_versioned(platform: &Arc<Platform>, id: OrderId) -> Result<Option<(Order, i64)>, ApiError> {
     if let Some(addr) = platform.order(id) {
-        if let Ok(Ok(Some(versioned))) = addr.send(GetOrderVersioned).await {
-            return Ok(Some(versioned));
+        if let Ok(reply) = addr.send(GetOrderVersioned).await {
+            if let Some(versioned) = reply? {
+                return Ok(Some(versioned));
+            }
         }
     }
     let loaded = Journal::<Order>::load(platform.storage.events.as_ref(), id).await.map_err(CommandError::from)?;
     let version = loaded.journal.version();
-    Ok(loaded.state.map(|order| (order, version)))
+    let Some(order) = loaded.state else { return Ok(None) };
+    if !order.is_settled() && platform.order(id).is_none() {
+        platform.start_order(id);
+    }
+    Ok(Some((order, version)))
 }
 
 pub async fn stored(platform: &Platform, id: OrderId) -> Result<Option<Order>, ApiError> {

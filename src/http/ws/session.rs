@@ -14,10 +14,11 @@ use uuid::Uuid;
 
 use crate::actors::hub::{Push, Topic};
 use crate::actors::{GetBoard, GetOrderVersioned, GetRider, Platform, RiderView};
-use crate::auth::{Credentials, Identity, Revocations, Role, Watch};
+use crate::auth::{Credentials, Revocations, Role, Watch};
 use crate::config::WsSettings;
 use crate::domain::order::{Courier, Order, OrderStatus, Phase};
 use crate::domain::{CustomerId, OrderId, RiderId, StoreId};
+use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::orders_access;
 use crate::http::views::OrderView;
@@ -65,7 +66,7 @@ struct Gone(Option<CloseReason>);
 
 pub struct WsSession {
     id: Uuid,
-    identity: Identity,
+    /// The verified token: who the session is (`identity`), when it ends and its id.
     credentials: Credentials,
     revocations: Arc<Revocations>,
     watch: Option<Watch>,
@@ -117,7 +118,6 @@ impl WsSession {
         let held = opened.held.iter().map(|(order, _)| *order).collect();
         let session = WsSession {
             id: Uuid::new_v4(),
-            identity: opened.credentials.identity,
             credentials: opened.credentials,
             revocations: opened.revocations,
             watch: None,
@@ -219,10 +219,10 @@ impl WsSession {
     }
 
     fn topic(&self) -> Topic {
-        match self.identity.role {
-            Role::Customer => Topic::Customer(CustomerId::from_uuid(self.identity.subject)),
-            Role::Store => Topic::Store(StoreId::from_uuid(self.identity.subject)),
-            Role::Rider | Role::Operator => Topic::Rider(RiderId::from_uuid(self.identity.subject)),
+        match self.credentials.identity.role {
+            Role::Customer => Topic::Customer(CustomerId::from_uuid(self.credentials.identity.subject)),
+            Role::Store => Topic::Store(StoreId::from_uuid(self.credentials.identity.subject)),
+            Role::Rider | Role::Operator => Topic::Rider(RiderId::from_uuid(self.credentials.identity.subject)),
         }
     }
 
@@ -232,7 +232,7 @@ impl WsSession {
     /// the live stream.
     fn snapshot(&self) -> impl std::future::Future<Output = (Vec<(Order, i64)>, Option<RiderView>)> + 'static {
         let platform = self.platform.clone();
-        let identity = self.identity;
+        let identity = self.credentials.identity;
         let held = self.held.clone();
         async move {
             let mut rider = None;
@@ -262,7 +262,7 @@ impl WsSession {
             }
             for id in held.iter().filter(|id| !ids.contains(id)) {
                 if let Ok(Some((order, version))) = orders_access::load_versioned(&platform, *id).await {
-                    if concerns(identity, &order) {
+                    if Caller(identity).can_see(&order) {
                         orders.push((order, version));
                     }
                 }
@@ -286,8 +286,10 @@ impl WsSession {
     /// rider's topic, once another rider (or none) has it, since only the rider holding an
     /// order and the one it just let go are told of it.
     fn follows(&self, order: &Order) -> bool {
-        let mine = match self.identity.role {
-            Role::Rider | Role::Operator => order.rider() == Some(RiderId::from_uuid(self.identity.subject)),
+        let mine = match self.credentials.identity.role {
+            Role::Rider | Role::Operator => {
+                order.rider() == Some(RiderId::from_uuid(self.credentials.identity.subject))
+            }
             Role::Customer | Role::Store => true,
         };
         mine && !order.status().is_terminal()
@@ -295,30 +297,22 @@ impl WsSession {
 
     fn on_order(&mut self, order: &Order, version: i64, events: &[&'static str], ctx: &mut Context<Self>) {
         // The store sees an order once it is paid for and needs its answer.
-        if self.identity.role == Role::Store && order.status() == OrderStatus::AwaitingPayment {
+        if self.credentials.identity.role == Role::Store && order.status() == OrderStatus::AwaitingPayment {
             return;
         }
         let Some(versioned) = self.versioned(order, version) else { return };
-        let me = RiderId::from_uuid(self.identity.subject);
+        let me = RiderId::from_uuid(self.credentials.identity.subject);
         let message = match &order.phase {
             Phase::Active { courier: Courier::Offered { rider, deadline }, .. }
-                if self.identity.role == Role::Rider && *rider == me && events.contains(&"rider_offered") =>
+                if self.credentials.identity.role == Role::Rider
+                    && *rider == me
+                    && events.contains(&"rider_offered") =>
             {
                 ServerMessage::Offer { deadline: *deadline, order: versioned }
             }
             _ => ServerMessage::Order { events: events.to_vec(), order: versioned },
         };
         self.send(&message, ctx);
-    }
-}
-
-/// Whether `order` is the business of `identity`: its customer, its store, or the rider it
-/// was offered to or carried by. Orders an app names when reconnecting are checked so.
-fn concerns(identity: Identity, order: &Order) -> bool {
-    match identity.role {
-        Role::Customer => order.terms.customer_id.as_uuid() == identity.subject,
-        Role::Store => order.terms.store_id.as_uuid() == identity.subject,
-        Role::Rider | Role::Operator => order.rider().is_some_and(|r| r.as_uuid() == identity.subject),
     }
 }
 
@@ -343,8 +337,8 @@ impl Actor for WsSession {
         self.subscription = Some((topic, id));
         let welcome = ServerMessage::Welcome {
             session: self.id,
-            role: self.identity.role.as_str(),
-            subject: self.identity.subject,
+            role: self.credentials.identity.role.as_str(),
+            subject: self.credentials.identity.subject,
         };
         self.send(&welcome, ctx);
         ctx.wait(self.snapshot().into_actor(self).map(|(orders, rider), act, ctx| {
@@ -383,7 +377,7 @@ impl Handler<Push> for WsSession {
         match push {
             Push::Order { order, version, events } => self.on_order(&order, version, &events, ctx),
             Push::RiderPosition { order, rider, position, at } => {
-                if self.identity.role == Role::Customer {
+                if self.credentials.identity.role == Role::Customer {
                     self.send(&ServerMessage::RiderPosition { order_id: order, rider_id: rider, position, at }, ctx);
                 }
             }
@@ -438,7 +432,7 @@ impl Handler<Frame> for WsSession {
 
     fn handle(&mut self, Frame(text): Frame, ctx: &mut Context<Self>) {
         self.last_heard = Instant::now();
-        let command = match commands::parse(self.identity.role, &text) {
+        let command = match commands::parse(self.credentials.identity.role, &text) {
             Ok(command) => command,
             Err(error) => {
                 self.error(commands::request_id(&text), error, ctx);
@@ -471,7 +465,7 @@ impl WsSession {
         let Some(command) = self.pending.pop_front() else { return };
         self.running = true;
         let request_id = command.request_id();
-        let run = commands::run(command, self.identity, self.platform.clone());
+        let run = commands::run(command, self.credentials.identity, self.platform.clone());
         ctx.spawn(run.into_actor(self).map(move |result, act, ctx| {
             act.running = false;
             match result {
