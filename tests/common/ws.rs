@@ -109,6 +109,15 @@ impl WsClient {
         self.stream.send(Message::Text(value.to_string())).await.expect("send");
     }
 
+    /// Send every message in one write: the server finds them all waiting at once, as it
+    /// would from an app that flushes a burst.
+    pub async fn send_burst(&mut self, values: impl IntoIterator<Item = Value>) {
+        for value in values {
+            self.stream.feed(Message::Text(value.to_string())).await.expect("feed");
+        }
+        self.stream.flush().await.expect("flush");
+    }
+
     pub async fn send_raw(&mut self, message: Message) {
         self.stream.send(message).await.expect("send");
     }
