@@ -110,12 +110,14 @@
       },
       (c, r) => {
         const [x, y] = at(r.position);
-        c.setAttribute("class", `rider ${r.state}`);
+        const unanswering = r.offline_reason === "unanswered_offers";
+        c.setAttribute("class", `rider ${r.state}${unanswering ? " unanswering" : ""}`);
         c.dataset.state = r.state;
         c.dataset.lat = r.position.lat;
         c.dataset.lon = r.position.lon;
         c.style.transform = `translate(${x.toFixed(1)}px, ${y.toFixed(1)}px)`;
-        c.querySelector("title").textContent = `${r.name} · ${r.state.replace("_", " ")}`;
+        c.querySelector("title").textContent =
+          `${r.name} · ${r.state.replace("_", " ")}${unanswering ? " (set offline: offers went unanswered)" : ""}`;
       });
   }
 
@@ -138,6 +140,8 @@
       ["riders-idle", "riders idle", k.riders_idle],
       ["riders-busy", "riders on a job", k.riders_busy],
       ["riders-offline", "riders offline", k.riders_offline],
+      // Set offline by the platform after letting offers lapse: worth a call to the rider.
+      ["riders-unanswering", "riders not answering", k.riders_unanswering ?? 0, (k.riders_unanswering ?? 0) > 0],
       ["cancelled-today", "cancelled / rejected", `${k.cancelled_today} / ${k.rejected_today}`],
     ];
     keyed(document.getElementById("kpis"), tiles, (t) => t[0],

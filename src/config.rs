@@ -240,6 +240,8 @@ pub struct DispatchSettings {
     pub speed: SpeedModel,
     /// Flush rider positions to the database this often.
     pub position_flush_ms: u64,
+    /// Offers a rider lets lapse in a row before the platform sets it offline (0: never).
+    pub lapsed_offers_offline: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -461,6 +463,7 @@ impl Default for DispatchSettings {
             age_weight: 1.0,
             speed: SpeedModel::default(),
             position_flush_ms: 2000,
+            lapsed_offers_offline: 3,
         }
     }
 }

@@ -3,8 +3,10 @@
 
 mod common;
 
+use baedal::auth::Role;
 use chrono::{DateTime, Utc};
 use common::server::order_body;
+use common::ws::{connect, token};
 use common::{Backend, TestDb, TestServer};
 use serde_json::{json, Value};
 
@@ -94,4 +96,54 @@ async fn the_tick_assigns_jobs_as_a_batch(backend: Backend) {
     assert!(a["eta"]["pickup_at"].is_string() && b["eta"]["dropoff_at"].is_string(), "offers carry ETAs");
 }
 
-on_both_backends!(an_unserved_job_widens_its_radius_then_escalates_then_gives_up, the_tick_assigns_jobs_as_a_batch);
+/// A rider whose app stops answering holds every order it is offered for the whole offer
+/// timeout. After three lapsed offers in a row the platform sets it offline, says so on its
+/// socket, and the operator sees it; going online again clears the mark.
+async fn a_rider_who_lets_three_offers_lapse_goes_offline(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, &[("BAEDAL__DISPATCH__OFFER_TIMEOUT_SECS", "1")]);
+    let api = &server.api;
+    let (store, item) = api.create_store(STORE, 60).await;
+    let rider = api.create_rider("Pocket", STORE).await;
+    let mut app = connect(&api.base, "/v1/ws/rider", &token(Role::Rider, &rider)).await;
+    app.until("the snapshot", |m| m["type"] == "snapshot").await;
+    let mut orders = Vec::new();
+    for n in 0..4 {
+        orders.push(accepted_order(&server, &store, &item, &format!("lapse-{n}")).await);
+    }
+    let mut offered = Vec::new();
+    let told = loop {
+        let message = app.until("an offer or the rider", |m| m["type"] == "offer" || m["type"] == "rider").await;
+        match message["type"].as_str() {
+            Some("offer") => offered.push(message["order"]["id"].as_str().unwrap().to_owned()),
+            _ => break message,
+        }
+    };
+    assert_eq!(offered.len(), 3, "set offline at the third lapse, not before or after: {offered:?}");
+    assert_eq!(
+        (told["rider"]["online"].as_bool(), told["rider"]["offline_reason"].as_str()),
+        (Some(false), Some("unanswered_offers")),
+        "{told}"
+    );
+    let (_, view) = api.get(&format!("/v1/riders/{rider}")).await;
+    assert_eq!(view["offline_reason"], "unanswered_offers", "{view}");
+    let (status, city) = api.get("/v1/ops/city").await;
+    assert_eq!(status, 200, "{city}");
+    assert_eq!(city["kpis"]["riders_unanswering"], 1, "{}", city["kpis"]);
+    // Offline, it is offered nothing more; the orders wait for someone else.
+    for id in &orders {
+        let order = api.order(id).await;
+        assert_ne!(order["dispatch"], "offered", "{order}");
+    }
+    // Back online by its own word: the mark is gone.
+    let (status, view) =
+        api.post(&format!("/v1/riders/{rider}/online"), json!({"position": {"lat": STORE.0, "lon": STORE.1}})).await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view.get("offline_reason").is_none_or(Value::is_null), "{view}");
+}
+
+on_both_backends!(
+    an_unserved_job_widens_its_radius_then_escalates_then_gives_up,
+    the_tick_assigns_jobs_as_a_batch,
+    a_rider_who_lets_three_offers_lapse_goes_offline
+);

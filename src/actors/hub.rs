@@ -15,6 +15,8 @@ use dashmap::DashMap;
 use crate::domain::order::Order;
 use crate::domain::{CustomerId, GeoPoint, OrderId, RiderId, StoreId};
 
+use super::rider_actor::RiderView;
+
 /// What a session can listen to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Topic {
@@ -33,6 +35,8 @@ pub enum Push {
     Order { order: Arc<Order>, version: i64, events: Arc<[&'static str]> },
     /// Where the rider carrying an order is.
     RiderPosition { order: OrderId, rider: RiderId, position: GeoPoint, at: DateTime<Utc> },
+    /// A rider came on or went off duty (by its own word or the platform's).
+    Rider(Arc<RiderView>),
 }
 
 #[derive(Default)]
@@ -77,6 +81,11 @@ impl Hub {
             self.publish(Topic::Rider(*rider), &push);
         }
         self.publish(Topic::Operations, &push);
+    }
+
+    /// Tell the rider's own sessions (every device it is signed in on) what it is now.
+    pub fn publish_rider(&self, rider: RiderView) {
+        self.publish(Topic::Rider(rider.id), &Push::Rider(Arc::new(rider)));
     }
 
     pub fn track(&self, customer: CustomerId, order: OrderId, live: bool) {

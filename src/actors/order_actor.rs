@@ -27,7 +27,7 @@ use super::backoff::Backoff;
 use super::dispatcher::OrderNeeds;
 use super::event_sourced::{self, stream_handlers, EventSourced, Stream};
 use super::hub::{Push, Topic};
-use super::rider_actor::JobUpdate;
+use super::rider_actor::{JobUpdate, OfferOutcome};
 use super::store_actor::{BoardEntry, BoardUpdate};
 use super::{CommandError, Platform};
 
@@ -252,6 +252,21 @@ impl OrderActor {
         }));
     }
 
+    /// A rider counts the offers it lets lapse in a row (and is set offline after a few):
+    /// tell it how each of its offers ended.
+    fn tell_offer_outcomes(&self, events: &[OrderEvent]) {
+        for event in events {
+            let (rider, lapsed) = match event {
+                OrderEvent::OfferExpired { rider, .. } => (*rider, true),
+                OrderEvent::RiderAccepted { rider, .. } | OrderEvent::RiderDeclined { rider, .. } => (*rider, false),
+                _ => continue,
+            };
+            if let Some(addr) = self.platform.rider(rider) {
+                addr.do_send(OfferOutcome { order: self.id, lapsed });
+            }
+        }
+    }
+
     fn sync_dispatch(&self, order: &Order) {
         let Some(need) = duties::need(order) else { return };
         self.platform.dispatcher(&order.terms.zone).do_send(OrderNeeds {
@@ -398,6 +413,7 @@ impl EventSourced for OrderActor {
         if let Some(order) = &self.stream.state {
             warn_of_alerts(order, events);
         }
+        self.tell_offer_outcomes(events);
         let previous_rider = self.rider_told;
         self.sync(ctx);
         if let Some(order) = &self.stream.state {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::order::OrderCommand;
-use crate::domain::rider::{Duty, Rider, RiderCommand, RiderError, RiderEvent};
+use crate::domain::rider::{Duty, OfflineReason, Rider, RiderCommand, RiderError, RiderEvent};
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
 use crate::persistence::PositionRecord;
 
@@ -28,6 +28,8 @@ pub struct RiderView {
     pub duty: Duty,
     pub position: Option<GeoPoint>,
     pub position_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_reason: Option<OfflineReason>,
 }
 
 #[derive(Message)]
@@ -49,6 +51,15 @@ pub struct JobUpdate {
     pub duty: Duty,
 }
 
+/// How an offer to this rider ended, told by the order it was for: answered (taken or
+/// declined) or let lapse.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OfferOutcome {
+    pub order: OrderId,
+    pub lapsed: bool,
+}
+
 #[derive(Message)]
 #[rtype(result = "Result<Option<RiderView>, CommandError>")]
 pub struct GetRider;
@@ -59,11 +70,21 @@ pub struct RiderActor {
     stream: Stream<Rider>,
     duty: Duty,
     position: Option<(GeoPoint, DateTime<Utc>)>,
+    /// Offers let lapse since the rider last answered one. A view of facts the orders hold
+    /// (their `offer_expired` events), kept in memory: a restart forgives the streak.
+    lapsed_in_row: u32,
 }
 
 impl RiderActor {
     pub fn new(id: RiderId, platform: Arc<Platform>) -> Self {
-        RiderActor { id, stream: Stream::new(id, platform.clone()), platform, duty: Duty::Idle, position: None }
+        RiderActor {
+            id,
+            stream: Stream::new(id, platform.clone()),
+            platform,
+            duty: Duty::Idle,
+            position: None,
+            lapsed_in_row: 0,
+        }
     }
 
     fn view(&self) -> Option<RiderView> {
@@ -75,6 +96,7 @@ impl RiderActor {
             duty: self.duty.clone(),
             position: self.position.map(|(p, _)| p),
             position_at: self.position.map(|(_, at)| at),
+            offline_reason: rider.offline_reason,
         })
     }
 
@@ -128,10 +150,14 @@ impl EventSourced for RiderActor {
             match event {
                 RiderEvent::WentOnline { position, at } => {
                     self.position = Some((*position, *at));
+                    self.lapsed_in_row = 0;
                     tracing::debug!(rider = %self.id, "rider online");
                 }
-                RiderEvent::WentOffline { .. } => {
-                    tracing::debug!(rider = %self.id, "rider offline");
+                RiderEvent::WentOffline { reason, .. } => {
+                    match reason {
+                        Some(reason) => tracing::warn!(rider = %self.id, ?reason, "rider set offline"),
+                        None => tracing::debug!(rider = %self.id, "rider offline"),
+                    }
                     // An offer or a job not yet picked up goes back to dispatch.
                     if let Some(order) = self.duty.order() {
                         if let Some(addr) = self.platform.order(order) {
@@ -143,6 +169,9 @@ impl EventSourced for RiderActor {
             }
         }
         self.announce();
+        if let Some(view) = self.view() {
+            self.platform.hub.publish_rider(view);
+        }
     }
 
     fn failed(&mut self, _: &CommandError, _: &mut Context<Self>) {
@@ -200,6 +229,40 @@ impl Handler<JobUpdate> for RiderActor {
                 self.tell_order_where();
             }
         }
+    }
+}
+
+impl Handler<OfferOutcome> for RiderActor {
+    type Result = ();
+
+    fn handle(&mut self, outcome: OfferOutcome, ctx: &mut Context<Self>) {
+        if !outcome.lapsed {
+            self.lapsed_in_row = 0;
+            return;
+        }
+        self.lapsed_in_row += 1;
+        let limit = self.platform.settings.dispatch.lapsed_offers_offline;
+        if limit == 0 || self.lapsed_in_row < limit {
+            return;
+        }
+        tracing::info!(rider = %self.id, order = %outcome.order, lapsed = self.lapsed_in_row, "offers unanswered: setting the rider offline");
+        // Off the dispatcher's free list at once, not after the write: the order that just
+        // let it go is asking for a rider again, and the next tick must not pick this one.
+        if let Some(rider) = &self.stream.state {
+            self.platform.dispatcher(&rider.zone).do_send(RiderPresence { rider: self.id, position: None });
+        }
+        let (now, duty, lapsed) = (Utc::now(), self.duty.clone(), self.lapsed_in_row);
+        let command = RiderCommand::SetOfflineUnanswered { lapsed };
+        let run = event_sourced::execute(self, ctx, move |rider| Rider::decide(rider, &duty, command, now));
+        ctx.wait(run.map(|written, act, _| match written {
+            Ok(_) => act.lapsed_in_row = 0,
+            // Already offline, carrying food, or not written: the dispatcher hears where it
+            // really is; the streak stands and the next lapse tries again.
+            Err(error) => {
+                tracing::debug!(rider = %act.id, %error, "rider not set offline");
+                act.announce();
+            }
+        }));
     }
 }
 

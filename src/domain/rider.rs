@@ -20,7 +20,19 @@ pub struct Rider {
     /// Where the rider said they were when they last came online; pings keep the live
     /// position in memory.
     pub online_at: Option<GeoPoint>,
+    /// Why the platform, not the rider, took the rider off duty; cleared on going online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_reason: Option<OfflineReason>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Why a rider was taken off duty by the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineReason {
+    /// Offers went unanswered several times in a row: the app is probably in a pocket, and
+    /// orders should not keep waiting out a deadline for it.
+    UnansweredOffers,
 }
 
 /// What the rider is doing right now, as told by the orders.
@@ -44,17 +56,38 @@ impl Duty {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum RiderCommand {
-    Register { name: String, zone: ZoneId },
-    GoOnline { position: GeoPoint },
+    Register {
+        name: String,
+        zone: ZoneId,
+    },
+    GoOnline {
+        position: GeoPoint,
+    },
     GoOffline,
+    /// Offers went unanswered `lapsed` times in a row (the rider actor counts them).
+    SetOfflineUnanswered {
+        lapsed: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RiderEvent {
-    Registered { name: String, zone: ZoneId, at: DateTime<Utc> },
-    WentOnline { position: GeoPoint, at: DateTime<Utc> },
-    WentOffline { at: DateTime<Utc> },
+    Registered {
+        name: String,
+        zone: ZoneId,
+        at: DateTime<Utc>,
+    },
+    WentOnline {
+        position: GeoPoint,
+        at: DateTime<Utc>,
+    },
+    WentOffline {
+        at: DateTime<Utc>,
+        /// Set when the platform took the rider off duty; absent when the rider chose to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<OfflineReason>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -97,7 +130,14 @@ impl Rider {
             (Some(_), RiderCommand::GoOffline) => match duty {
                 // Food on board stays with the rider: going offline would strand it.
                 Duty::Delivering { order } => Err(RiderError::CarryingOrder(*order)),
-                _ => Ok(vec![RiderEvent::WentOffline { at }]),
+                _ => Ok(vec![RiderEvent::WentOffline { at, reason: None }]),
+            },
+            (Some(rider), RiderCommand::SetOfflineUnanswered { .. }) if !rider.online => {
+                Err(RiderError::Unchanged("offline"))
+            }
+            (Some(_), RiderCommand::SetOfflineUnanswered { .. }) => match duty {
+                Duty::Delivering { order } => Err(RiderError::CarryingOrder(*order)),
+                _ => Ok(vec![RiderEvent::WentOffline { at, reason: Some(OfflineReason::UnansweredOffers) }]),
             },
         }
     }
@@ -110,6 +150,7 @@ impl Rider {
                 zone: zone.clone(),
                 online: false,
                 online_at: None,
+                offline_reason: None,
                 updated_at: *at,
             }),
             (None, _) => None,
@@ -117,11 +158,13 @@ impl Rider {
             (Some(mut rider), RiderEvent::WentOnline { position, at }) => {
                 rider.online = true;
                 rider.online_at = Some(*position);
+                rider.offline_reason = None;
                 rider.updated_at = *at;
                 Some(rider)
             }
-            (Some(mut rider), RiderEvent::WentOffline { at }) => {
+            (Some(mut rider), RiderEvent::WentOffline { at, reason }) => {
                 rider.online = false;
+                rider.offline_reason = *reason;
                 rider.updated_at = *at;
                 Some(rider)
             }
@@ -185,5 +228,36 @@ mod tests {
             Err(RiderError::CarryingOrder(order))
         );
         assert!(Rider::decide(rider.as_ref(), &Duty::EnRouteToStore { order }, RiderCommand::GoOffline, now).is_ok());
+    }
+
+    #[test]
+    fn a_rider_set_offline_for_unanswered_offers_says_why_until_back_online() {
+        let id = RiderId::random();
+        let now = Utc::now();
+        let position = GeoPoint::new(37.5, 127.0).unwrap();
+        let register = RiderCommand::Register { name: "Min".into(), zone: ZoneId::default() };
+        let mut rider =
+            Rider::decide(None, &Duty::Idle, register, now).unwrap().iter().fold(None, |r, e| Rider::apply(r, id, e));
+        let unanswered = RiderCommand::SetOfflineUnanswered { lapsed: 3 };
+        assert_eq!(
+            Rider::decide(rider.as_ref(), &Duty::Idle, unanswered.clone(), now),
+            Err(RiderError::Unchanged("offline")),
+            "an offline rider has nothing to be taken off"
+        );
+        let online = Rider::decide(rider.as_ref(), &Duty::Idle, RiderCommand::GoOnline { position }, now).unwrap();
+        rider = online.iter().fold(rider, |r, e| Rider::apply(r, id, e));
+        let order = OrderId::random();
+        assert_eq!(
+            Rider::decide(rider.as_ref(), &Duty::Delivering { order }, unanswered.clone(), now),
+            Err(RiderError::CarryingOrder(order)),
+            "food on board is never stranded"
+        );
+        let off = Rider::decide(rider.as_ref(), &Duty::Idle, unanswered, now).unwrap();
+        rider = off.iter().fold(rider, |r, e| Rider::apply(r, id, e));
+        let state = rider.clone().unwrap();
+        assert_eq!((state.online, state.offline_reason), (false, Some(OfflineReason::UnansweredOffers)));
+        let back = Rider::decide(rider.as_ref(), &Duty::Idle, RiderCommand::GoOnline { position }, now).unwrap();
+        rider = back.iter().fold(rider, |r, e| Rider::apply(r, id, e));
+        assert_eq!(rider.unwrap().offline_reason, None);
     }
 }

@@ -93,6 +93,16 @@ pub struct Rider {
     /// The latest known position, from a ping or going online.
     position: Option<Point>,
     position_at: Option<DateTime<Utc>>,
+    /// Present when the platform took the rider off duty (offers went unanswered); gone once
+    /// the rider is online again.
+    offline_reason: Option<OfflineReason>,
+}
+
+/// Why the platform took a rider off duty.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineReason {
+    UnansweredOffers,
 }
 
 /// The coarse order status clients see.

@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::city_board::{CityBoard, GetCity};
 use crate::actors::{CommandError, GetRider, RiderView};
-use crate::domain::rider::Duty;
+use crate::domain::rider::{Duty, OfflineReason};
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
@@ -61,6 +61,9 @@ struct CityRider {
     position: Option<GeoPoint>,
     position_at: Option<DateTime<Utc>>,
     order_id: Option<OrderId>,
+    /// Why the platform took the rider off duty, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offline_reason: Option<OfflineReason>,
 }
 
 #[derive(Serialize)]
@@ -78,6 +81,8 @@ struct Kpis {
     riders_idle: usize,
     riders_busy: usize,
     riders_offline: usize,
+    /// Riders the platform set offline because their offers went unanswered.
+    riders_unanswering: usize,
 }
 
 #[derive(Serialize)]
@@ -109,6 +114,7 @@ async fn city(platform: Ctx, caller: Caller, board: web::Data<Addr<CityBoard>>) 
             order_id: view.duty.order(),
             position: view.position,
             position_at: view.position_at,
+            offline_reason: view.offline_reason,
             name: view.name,
         })
         .collect();
@@ -136,6 +142,7 @@ async fn city(platform: Ctx, caller: Caller, board: web::Data<Addr<CityBoard>>) 
         mean_click_to_door_secs: snapshot.today.mean_click_to_door_secs(),
         riders_idle: riders_in(RiderState::Idle),
         riders_offline: riders_in(RiderState::Offline),
+        riders_unanswering: riders.iter().filter(|r| r.offline_reason == Some(OfflineReason::UnansweredOffers)).count(),
         riders_busy: riders.len() - riders_in(RiderState::Idle) - riders_in(RiderState::Offline),
     };
     Ok(HttpResponse::Ok().json(City {

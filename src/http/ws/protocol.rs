@@ -33,6 +33,9 @@ pub enum ServerMessage {
     Order { events: Vec<&'static str>, order: VersionedOrder },
     /// A job offer for this rider, with the time to answer by.
     Offer { deadline: DateTime<Utc>, order: VersionedOrder },
+    /// The rider itself came on or went off duty; `rider.offline_reason` says when the
+    /// platform took it off (offers went unanswered).
+    Rider { rider: RiderView },
     /// The rider on the customer's order moved (at most once a second).
     RiderPosition { order_id: OrderId, rider_id: RiderId, position: GeoPoint, at: DateTime<Utc> },
     /// A command was done; `result` is the order (or rider) after it.

@@ -381,6 +381,7 @@ impl Handler<Push> for WsSession {
                     self.send(&ServerMessage::RiderPosition { order_id: order, rider_id: rider, position, at }, ctx);
                 }
             }
+            Push::Rider(rider) => self.send(&ServerMessage::Rider { rider: (*rider).clone() }, ctx),
         }
     }
 }
