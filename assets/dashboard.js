@@ -188,7 +188,8 @@
         const cells = tr.children;
         const finished = ["delivered", "cancelled", "rejected"].includes(o.status);
         tr.dataset.status = o.status;
-        tr.className = finished ? "finished" : "";
+        tr.classList.toggle("finished", finished);
+        tr.classList.toggle("opened", o.id === opened);
         cells[1].textContent = stores.get(o.store_id) || Baedal.shortId(o.store_id);
         const flag = lateKitchen(o) ? "late" : o.kitchen_late_at ? "was-late" : "";
         if (cells[2].dataset.status !== o.status || cells[2].dataset.flag !== flag) {
@@ -207,12 +208,89 @@
     rows.forEach((o) => body.appendChild(body.querySelector(`[data-key="${o.id}"]`)));
   }
 
+  // Why an order went to its rider: each offer's candidates, costs and verdicts. Opened
+  // by clicking an order's row; kept fresh while open.
+  let opened = null;
+  let scrollToLog = false;
+  let riderNames = new Map();
+  const verdicts = {
+    chosen: () => "offered",
+    farther: () => "farther than the one chosen",
+    offered_another_order: (c) => `offered order ${Baedal.shortId(c.order)} instead`,
+  };
+
+  async function drawDecisions() {
+    if (!opened) return;
+    const order = opened;
+    let log;
+    try {
+      log = await Baedal.api("operator", "GET", `/v1/ops/orders/${order}/dispatch`);
+    } catch (error) {
+      console.error(error);
+      return;
+    }
+    if (opened !== order) return;
+    const name = (id) => riderNames.get(id) || Baedal.shortId(id);
+    document.getElementById("dispatch-empty").hidden = log.decisions.length > 0;
+    const list = document.getElementById("decisions");
+    list.replaceChildren(...log.decisions.map((d) => {
+      const li = document.createElement("li");
+      li.dataset.decision = d.at;
+      li.dataset.rider = d.rider;
+      const head = document.createElement("div");
+      head.textContent = `${Baedal.clock(d.at)} · offered to ${name(d.rider)}, pickup in ${Baedal.duration(d.pickup_eta_secs)}`;
+      const why = document.createElement("div");
+      why.className = "why";
+      const excluded = d.excluded.length ? ` · not asked again: ${d.excluded.map(name).join(", ")}` : "";
+      why.textContent = `waited ${Baedal.duration(d.waited_secs)}, searched ${(d.radius_m / 1000).toFixed(1)} km, ` +
+        `${d.free_riders} riders free, ${d.waiting_orders} orders waiting (${d.policy})${excluded}`;
+      const table = document.createElement("table");
+      d.candidates.forEach((c) => {
+        const tr = table.insertRow();
+        tr.className = c.verdict === "chosen" ? "chosen" : "";
+        tr.dataset.verdict = c.verdict;
+        [name(c.rider), `pickup ${Baedal.duration(c.pickup_eta_secs)}`, `cost ${Math.round(c.cost_secs)} s`,
+          (verdicts[c.verdict] || (() => c.verdict))(c)].forEach((text) => { tr.insertCell().textContent = text; });
+      });
+      li.append(head, why, table);
+      return li;
+    }));
+    // Brought into view once filled (before that the page may be too short to scroll).
+    if (scrollToLog) {
+      scrollToLog = false;
+      document.getElementById("dispatch-log").scrollIntoView({ block: "start" });
+    }
+  }
+
+  function openDecisions(order) {
+    opened = order;
+    document.querySelectorAll("#orders tr.opened").forEach((tr) => tr.classList.remove("opened"));
+    document.querySelector(`#orders tr[data-order="${order}"]`)?.classList.add("opened");
+    document.getElementById("dispatch-order").textContent = Baedal.shortId(order);
+    document.getElementById("dispatch-log").hidden = false;
+    scrollToLog = true;
+    document.getElementById("decisions").replaceChildren();
+    drawDecisions();
+  }
+
+  document.getElementById("orders").addEventListener("click", (event) => {
+    const row = event.target.closest("tr[data-order]");
+    // The order's link goes to its tracking page; anywhere else on the row opens its log.
+    if (row && !event.target.closest("a")) openDecisions(row.dataset.order);
+  });
+  document.getElementById("dispatch-close").addEventListener("click", () => {
+    opened = null;
+    document.getElementById("dispatch-log").hidden = true;
+    document.querySelectorAll("#orders tr.opened").forEach((tr) => tr.classList.remove("opened"));
+  });
+
   async function refresh() {
     try {
       const city = await Baedal.api("operator", "GET", "/v1/ops/city");
       drawKpis(city);
       drawMap(city);
       drawTable(city);
+      riderNames = new Map(city.riders.map((r) => [r.id, r.name]));
       lastOk = Date.now();
       document.getElementById("live").textContent = `live · ${Baedal.clock(city.at)}`;
     } catch (error) {
@@ -225,5 +303,6 @@
   Baedal.signIn("operator", "operator@demo.baedal.dev").then(() => {
     refresh();
     setInterval(refresh, 1000);
+    setInterval(drawDecisions, 3000);
   });
 })();

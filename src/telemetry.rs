@@ -31,6 +31,8 @@ pub mod names {
     /// 1 while the database answers, 0 while storage calls are refused.
     pub const DATABASE_UP: &str = "baedal_database_up";
     pub const ACTOR_RESTARTS: &str = "baedal_actor_restarts";
+    /// Dispatch decisions given up unwritten (the database was down too long).
+    pub const DECISIONS_DROPPED: &str = "baedal_dispatch_decisions_dropped_total";
 }
 
 pub fn init(default_filter: &str, format: &str) {

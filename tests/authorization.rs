@@ -87,6 +87,7 @@ fn rows() -> Vec<Row> {
         row("get", "/v1/ops/payment-sandbox", "1333333A", none, Assigned),
         row("put", "/v1/ops/payment-sandbox", "1333333A", |_, _| json!({"failing": false}), Assigned),
         row("get", "/v1/ops/city", "1333333A", none, Assigned),
+        row("get", "/v1/ops/orders/{order}/dispatch", "1333333A", none, Assigned),
         row("get", "/v1/stores", "AAAAAAAA", none, Assigned),
         row(
             "post",

@@ -188,6 +188,22 @@ async fn the_dashboard_shows_the_city_alive(backend: Backend) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().expect("target dir").join("artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("dashboard.png"), png).unwrap();
+    // Opening the order shows why it went to its rider: the offer it took is the last one.
+    browser.click(&format!("#orders tr[data-order='{}'] td:nth-child(2)", delivered.0)).await;
+    let last = browser
+        .wait_for(
+            "const items = document.querySelectorAll('#decisions li[data-decision]'); \
+             return items.length && items[items.length - 1].dataset.rider",
+            10,
+            "the order's dispatch decisions",
+        )
+        .await;
+    assert_eq!(last, order["rider_id"], "the last offer went to the rider who delivered");
+    let chosen = browser.eval("return document.querySelectorAll('#decisions tr[data-verdict=chosen]').length").await;
+    assert!(chosen.as_u64().is_some_and(|n| n >= 1), "each decision marks its chosen rider: {chosen}");
+    let png = browser.client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join("dispatch-log.png"), png).unwrap();
+
     browser.close().await;
 }
 

@@ -94,6 +94,30 @@ async fn the_tick_assigns_jobs_as_a_batch(backend: Backend) {
     assert_eq!(a["rider_id"], r2.as_str());
     assert_eq!(b["rider_id"], r1.as_str());
     assert!(a["eta"]["pickup_at"].is_string() && b["eta"]["dropoff_at"].is_string(), "offers carry ETAs");
+
+    // Each offer left its reasons: A weighed both riders and left rider 1 to B.
+    let log_of = |order: &Value| format!("/v1/ops/orders/{}/dispatch", order["id"].as_str().unwrap());
+    let (status, log) = api.get(&log_of(&a)).await;
+    assert_eq!(status, 200, "{log}");
+    let decisions = log["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 1, "{log}");
+    assert_eq!(decisions[0]["rider"], r2.as_str());
+    let verdict_of = |rider: &str| {
+        decisions[0]["candidates"].as_array().unwrap().iter().find(|c| c["rider"] == rider).cloned().unwrap_or_default()
+    };
+    assert_eq!(verdict_of(&r2)["verdict"], "chosen", "{log}");
+    assert_eq!(verdict_of(&r1)["verdict"], "offered_another_order", "{log}");
+    assert_eq!(verdict_of(&r1)["order"], b["id"], "{log}");
+    // Kept durably: the same after a restart.
+    assert!(server.terminate().success());
+    server.restart_with(&[("BAEDAL__DISPATCH__TICK_MS", "100")]);
+    let (status, again) = server.api.get(&log_of(&a)).await;
+    assert_eq!((status, &again["decisions"]), (200, &log["decisions"]));
+    // Only operators read it, and only of orders that exist.
+    let (status, _) = server.api.get(&format!("/v1/ops/orders/{}/dispatch", uuid::Uuid::new_v4())).await;
+    assert_eq!(status, 404);
+    let (status, _) = server.api.get("/v1/ops/orders/not-an-id/dispatch").await;
+    assert_eq!(status, 404);
 }
 
 /// A rider whose app stops answering holds every order it is offered for the whole offer
@@ -120,6 +144,11 @@ async fn a_rider_who_lets_three_offers_lapse_goes_offline(backend: Backend) {
         }
     };
     assert_eq!(offered.len(), 3, "set offline at the third lapse, not before or after: {offered:?}");
+    for id in &offered {
+        let (status, log) = api.get(&format!("/v1/ops/orders/{id}/dispatch")).await;
+        assert_eq!(status, 200, "{log}");
+        assert_eq!(log["decisions"][0]["rider"], rider.as_str(), "every offer has its decision: {log}");
+    }
     assert_eq!(
         (told["rider"]["online"].as_bool(), told["rider"]["offline_reason"].as_str()),
         (Some(false), Some("unanswered_offers")),

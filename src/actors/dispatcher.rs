@@ -11,7 +11,9 @@
 //!
 //! The decisions themselves are the clock-free [`Board`]'s (the benchmark replay drives
 //! the same board on simulated time); this actor gives it wall-clock time, a tick timer,
-//! and delivers its offers and releases to the order actors.
+//! and delivers its offers and releases to the order actors. Every offer leaves its
+//! [`Decision`](crate::dispatch::Decision) (whom the tick weighed, why the others lost),
+//! queued on the platform and written behind for operators to read.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -80,10 +82,12 @@ impl Dispatcher {
         }
         let started = Instant::now();
         let (waiting, free) = (self.board.waiting_orders(), self.board.free_riders());
-        let offers = self.board.tick(Utc::now(), &self.platform.settings.dispatch, Policy::Optimal);
+        let (offers, decisions) =
+            self.board.tick_explained(Utc::now(), &self.platform.settings.dispatch, Policy::Optimal);
         if waiting == 0 || free == 0 {
             return;
         }
+        self.platform.decisions.push(decisions);
         metrics::histogram!(names::DISPATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
         tracing::debug!(
             zone = %self.zone,

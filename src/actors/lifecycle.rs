@@ -73,7 +73,8 @@ async fn loaded(platform: &Arc<Platform>, id: OrderId) -> Result<(), StorageErro
     Err(StorageError::Corrupt(format!("order {id} did not load: {}", last.unwrap_or_default())))
 }
 
-/// Write rider positions behind, in batches, every `position_flush_ms`.
+/// Write rider positions and dispatch decisions behind, in batches, every
+/// `position_flush_ms`.
 pub fn spawn_position_writer(platform: Arc<Platform>) {
     let every = Duration::from_millis(platform.settings.dispatch.position_flush_ms.max(50));
     actix::spawn(async move {
@@ -81,6 +82,7 @@ pub fn spawn_position_writer(platform: Arc<Platform>) {
         loop {
             interval.tick().await;
             write_positions(&platform, platform.storage.positions.as_ref()).await;
+            platform.decisions.write(platform.storage.decisions.as_ref()).await;
         }
     });
 }
@@ -137,5 +139,6 @@ pub async fn shutdown(platform: &Arc<Platform>) {
         }
     }
     write_positions(platform, storage.positions.as_ref()).await;
+    platform.decisions.write(storage.decisions.as_ref()).await;
     tracing::info!(orders = orders.len(), stores = stores.len(), riders = riders.len(), "state flushed");
 }

@@ -11,6 +11,7 @@
 
 mod backoff;
 pub mod city_board;
+pub mod decision_log;
 mod dispatcher;
 mod error;
 mod event_sourced;

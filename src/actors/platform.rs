@@ -17,6 +17,7 @@ use crate::domain::{GeoPoint, OrderId, RiderId, StoreId, ZoneId};
 use crate::payment::PaymentGateway;
 use crate::persistence::{Journal, PositionRecord, Storage, StorageError};
 
+use super::decision_log::DecisionQueue;
 use super::hub::Hub;
 use super::{Dispatcher, OrderActor, RiderActor, StoreActor};
 
@@ -33,6 +34,8 @@ pub struct Platform {
     pub dirty_positions: DashMap<RiderId, PositionRecord>,
     /// Positions read at start-up, handed to rider actors as they load.
     pub saved_positions: DashMap<RiderId, GeoPoint>,
+    /// Dispatch decisions not yet written to the database.
+    pub decisions: DecisionQueue,
     arbiter: ArbiterHandle,
     orders: DashMap<OrderId, Addr<OrderActor>>,
     stores: DashMap<StoreId, Addr<StoreActor>>,
@@ -60,6 +63,7 @@ impl Platform {
             directory: DashMap::new(),
             dirty_positions: DashMap::new(),
             saved_positions: DashMap::new(),
+            decisions: DecisionQueue::default(),
             arbiter,
             orders: DashMap::new(),
             stores: DashMap::new(),

@@ -18,6 +18,8 @@ use crate::domain::{GeoPoint, OrderId, RiderId};
 use crate::matching::batch::{self, BatchSettings, Job};
 use crate::matching::{Position, RiderIndex};
 
+use super::decision::{Considered, Decision, Verdict};
+
 /// What an order needs from dispatch now.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Need {
@@ -30,7 +32,8 @@ pub enum Need {
 }
 
 /// How a tick pairs waiting orders with free riders.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Policy {
     /// The assignment with the most matches and then the least total pickup time.
     #[default]
@@ -195,10 +198,31 @@ impl<P: Position> Board<P> {
     /// answer is awaited ([`Board::answered`]); an offer that cannot be delivered is taken
     /// back with [`Board::withdraw`].
     pub fn tick(&mut self, now: DateTime<Utc>, settings: &DispatchSettings, policy: Policy) -> Vec<Offer> {
+        self.decide(now, settings, policy, false).0
+    }
+
+    /// [`Board::tick`], with the [`Decision`] behind each offer (what the live server keeps
+    /// for its operators; the benchmark runners skip the bookkeeping).
+    pub fn tick_explained(
+        &mut self,
+        now: DateTime<Utc>,
+        settings: &DispatchSettings,
+        policy: Policy,
+    ) -> (Vec<Offer>, Vec<Decision>) {
+        self.decide(now, settings, policy, true)
+    }
+
+    fn decide(
+        &mut self,
+        now: DateTime<Utc>,
+        settings: &DispatchSettings,
+        policy: Policy,
+        explain: bool,
+    ) -> (Vec<Offer>, Vec<Decision>) {
         // Capped so a "never stale" setting stays a valid duration.
         self.drop_stale(now, Duration::seconds(settings.stale_after_secs.min(1 << 40) as i64));
         if self.waiting.is_empty() || self.free.is_empty() {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         let mut jobs: Vec<Job<P>> = self
             .waiting
@@ -230,13 +254,51 @@ impl<P: Position> Board<P> {
             .into_iter()
             .map(|p| Offer { order: p.order, rider: p.rider, deadline, pickup_eta_secs: p.pickup_eta_secs })
             .collect();
+        let decisions = if explain {
+            let (free_riders, waiting_orders) = (self.free.len(), self.waiting.len());
+            jobs.iter()
+                .enumerate()
+                .filter_map(|(row, job)| {
+                    let offer = offers.iter().find(|o| o.order == job.order)?;
+                    let mut candidates: Vec<Considered> = graph
+                        .considered(row, &assignment)
+                        .map(|(rider, pickup_eta_secs, cost_secs, taker)| Considered {
+                            rider,
+                            pickup_eta_secs,
+                            cost_secs,
+                            verdict: match taker {
+                                Some(taker) if taker == row => Verdict::Chosen,
+                                Some(taker) => Verdict::OfferedAnotherOrder { order: jobs[taker].order },
+                                None => Verdict::Farther,
+                            },
+                        })
+                        .collect();
+                    candidates.sort_by(|a, b| a.cost_secs.total_cmp(&b.cost_secs).then(a.rider.cmp(&b.rider)));
+                    Some(Decision {
+                        order: job.order,
+                        at: now,
+                        policy,
+                        rider: offer.rider,
+                        pickup_eta_secs: offer.pickup_eta_secs,
+                        radius_m: job.radius_m,
+                        waited_secs: job.waited_secs,
+                        free_riders,
+                        waiting_orders,
+                        candidates,
+                        excluded: job.excluded.iter().copied().collect(),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for offer in &offers {
             self.waiting.remove(&offer.order);
             // The rider came from the free index, so nobody else holds it.
             self.hold(offer.rider, offer.order);
             self.offering.insert(offer.order, offer.rider);
         }
-        offers
+        (offers, decisions)
     }
 
     /// Take back an offer that could not reach its order.
@@ -349,6 +411,56 @@ mod tests {
         assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![second]);
         // Not asked twice.
         assert!(!board.answered(order, second, true));
+    }
+
+    #[test]
+    fn each_offer_says_whom_it_weighed_and_why_they_lost() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        // Rider `between` is nearest to both orders; `south` only reaches `a`; `far` is the
+        // runner-up for `a` and stays free; `declined` already said no to `a`.
+        let (between, south, far, declined) =
+            (RiderId::random(), RiderId::random(), RiderId::random(), RiderId::random());
+        board.presence(between, Some(PlanarPoint::new(0.0, 200.0)), t(0));
+        board.presence(south, Some(PlanarPoint::new(0.0, -300.0)), t(0));
+        board.presence(far, Some(PlanarPoint::new(0.0, -2000.0)), t(0));
+        board.presence(declined, Some(PlanarPoint::new(0.0, 10.0)), t(0));
+        let (a, b) = (OrderId::random(), OrderId::random());
+        let need_a = Need::Rider { excluded: [declined].into_iter().collect(), since: t(0) };
+        board.needs(a, PlanarPoint::new(0.0, 0.0), need_a);
+        board.needs(
+            b,
+            PlanarPoint::new(0.0, 1200.0),
+            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0) },
+        );
+        let settings = DispatchSettings { candidates_k: 3, ..settings() };
+        let (offers, decisions) = board.tick_explained(t(0), &settings, Policy::Optimal);
+        assert_eq!(offers.len(), 2);
+        let of_a = decisions.iter().find(|d| d.order == a).expect("a decision for each offer");
+        assert_eq!(of_a.rider, south);
+        assert_eq!(of_a.excluded, vec![declined]);
+        let verdict = |rider| of_a.candidates.iter().find(|c| c.rider == rider).map(|c| c.verdict.clone());
+        assert_eq!(verdict(south), Some(Verdict::Chosen));
+        assert_eq!(verdict(between), Some(Verdict::OfferedAnotherOrder { order: b }));
+        assert_eq!(verdict(far), Some(Verdict::Farther));
+        assert_eq!(verdict(declined), None, "an excluded rider is not weighed");
+        assert!(of_a.candidates.windows(2).all(|w| w[0].cost_secs <= w[1].cost_secs), "cheapest first");
+        assert_eq!((of_a.free_riders, of_a.waiting_orders), (4, 2));
+        // The plain tick decides the same and keeps no records.
+        let mut again: Board<PlanarPoint> = Board::new();
+        for (rider, y) in [(between, 200.0), (south, -300.0), (far, -2000.0), (declined, 10.0)] {
+            again.presence(rider, Some(PlanarPoint::new(0.0, y)), t(0));
+        }
+        again.needs(
+            a,
+            PlanarPoint::new(0.0, 0.0),
+            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0) },
+        );
+        again.needs(
+            b,
+            PlanarPoint::new(0.0, 1200.0),
+            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0) },
+        );
+        assert_eq!(again.tick(t(0), &settings, Policy::Optimal), offers);
     }
 
     #[test]

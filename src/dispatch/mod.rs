@@ -4,6 +4,8 @@
 //! benchmark days feeds the very same board a simulated clock.
 
 mod board;
+pub mod decision;
 pub mod duties;
 
 pub use board::{Board, Need, Offer, Policy};
+pub use decision::{Considered, Decision, Verdict};

@@ -146,3 +146,38 @@ pub struct Tokens {
     role: Role,
     subject: Uuid,
 }
+
+/// One offer's reasons: whom dispatch weighed, what it chose, and why the others lost.
+#[derive(ToSchema)]
+pub struct Decision {
+    order: Uuid,
+    at: DateTime<Utc>,
+    /// `optimal` (the batch assignment) or `greedy`.
+    policy: String,
+    /// The rider offered the order.
+    rider: Uuid,
+    pickup_eta_secs: f64,
+    /// How far the search reached for the order.
+    radius_m: f64,
+    /// How long the order had waited for a rider.
+    waited_secs: f64,
+    /// Free riders and waiting orders in the zone at the tick.
+    free_riders: u32,
+    waiting_orders: u32,
+    /// Every rider considered (the nearest free ones inside the radius), cheapest first.
+    candidates: Vec<Considered>,
+    /// Riders not considered: they declined or let an offer of this order lapse.
+    excluded: Vec<Uuid>,
+}
+
+/// A rider dispatch considered for an order.
+#[derive(ToSchema)]
+pub struct Considered {
+    rider: Uuid,
+    pickup_eta_secs: f64,
+    /// The pickup ETA less a bonus when other orders waited longer.
+    cost_secs: f64,
+    /// `chosen`; `offered_another_order` (then `order` says which); or `farther`.
+    verdict: String,
+    order: Option<Uuid>,
+}

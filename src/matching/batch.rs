@@ -115,6 +115,19 @@ impl Candidates {
             .collect()
     }
 
+    /// What job `row` weighed: each candidate rider with its pickup ETA and its cost (both
+    /// in seconds), and the job the assignment gave that rider, if any.
+    pub fn considered<'a>(
+        &'a self,
+        row: usize,
+        assignment: &'a Assignment,
+    ) -> impl Iterator<Item = (RiderId, f64, f64, Option<usize>)> + 'a {
+        self.edges[row].iter().zip(&self.etas[row]).map(move |(edge, eta)| {
+            let taker = assignment.rider_of.iter().position(|col| *col == Some(edge.rider));
+            (self.riders[edge.rider], *eta, edge.cost as f64 / SCALE, taker)
+        })
+    }
+
     /// Total pickup ETA of an assignment, in seconds.
     pub fn total_eta_secs(&self, assignment: &Assignment) -> f64 {
         self.assigned(assignment).map(|(_, _, eta)| eta).sum()

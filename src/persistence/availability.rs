@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord, RecordedEvent, RefreshRecord,
-    RefreshUse, RevokedToken, Snapshot, StorageError,
+    AccountRecord, AccountStore, AppendRequest, DecisionLog, DecisionRecord, EventStore, PositionLog, PositionRecord,
+    RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
 };
 
 /// How long a dial of the database server may take before it counts as unanswered.
@@ -171,6 +171,17 @@ impl PositionLog for Gated<dyn PositionLog> {
 
     async fn load_positions(&self) -> Result<Vec<PositionRecord>, StorageError> {
         self.availability.guard(self.inner.load_positions()).await
+    }
+}
+
+#[async_trait]
+impl DecisionLog for Gated<dyn DecisionLog> {
+    async fn save_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StorageError> {
+        self.availability.guard(self.inner.save_decisions(decisions)).await
+    }
+
+    async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError> {
+        self.availability.guard(self.inner.decisions_of(order_id, limit)).await
     }
 }
 

@@ -74,6 +74,18 @@ CREATE TABLE revoked_tokens (
 );
 "#,
     ),
+    (
+        4,
+        r#"
+CREATE TABLE dispatch_decisions (
+    id BIGSERIAL PRIMARY KEY,
+    order_id UUID NOT NULL,
+    at BIGINT NOT NULL,
+    body JSONB NOT NULL
+);
+CREATE INDEX dispatch_decisions_order ON dispatch_decisions (order_id, id);
+"#,
+    ),
 ];
 
 /// (version, statements) for SQLite.
@@ -147,6 +159,18 @@ CREATE TABLE revoked_tokens (
     jti TEXT PRIMARY KEY,
     expires_at INTEGER NOT NULL
 );
+"#,
+    ),
+    (
+        4,
+        r#"
+CREATE TABLE dispatch_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX dispatch_decisions_order ON dispatch_decisions (order_id, id);
 "#,
     ),
 ];

@@ -203,6 +203,23 @@ pub trait PositionLog: Send + Sync + 'static {
     async fn load_positions(&self) -> Result<Vec<PositionRecord>, StorageError>;
 }
 
+/// Why an order was offered to its rider: a dispatch decision, as stored (its body is the
+/// decision's JSON, which the dispatch module owns).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionRecord {
+    pub order_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub body: serde_json::Value,
+}
+
+#[async_trait]
+pub trait DecisionLog: Send + Sync + 'static {
+    /// Append decisions (written behind, in batches).
+    async fn save_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StorageError>;
+    /// An order's decisions, oldest first, at most `limit` of the latest.
+    async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError>;
+}
+
 /// A login, as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AccountRecord {
@@ -274,6 +291,7 @@ pub struct Storage {
     pub events: Arc<dyn EventStore>,
     pub positions: Arc<dyn PositionLog>,
     pub accounts: Arc<dyn AccountStore>,
+    pub decisions: Arc<dyn DecisionLog>,
     /// Whether the database is known to be down (every port above fails fast while it is).
     pub availability: Arc<availability::Availability>,
     pub backend: &'static str,
@@ -302,6 +320,7 @@ impl Storage {
         events: Arc<dyn EventStore>,
         positions: Arc<dyn PositionLog>,
         accounts: Arc<dyn AccountStore>,
+        decisions: Arc<dyn DecisionLog>,
         backend: &'static str,
         server: Option<String>,
     ) -> Storage {
@@ -311,6 +330,7 @@ impl Storage {
             events: Arc::new(Gated::new(events, availability.clone())),
             positions: Arc::new(Gated::new(positions, availability.clone())),
             accounts: Arc::new(Gated::new(accounts, availability.clone())),
+            decisions: Arc::new(Gated::new(decisions, availability.clone())),
             availability,
             backend,
         }
@@ -321,11 +341,11 @@ impl Storage {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let store = Arc::new(postgres::PgStore::connect(url, max_connections).await?);
             let server = postgres::server_address(url);
-            Ok(Storage::gated(store.clone(), store.clone(), store, "postgres", server))
+            Ok(Storage::gated(store.clone(), store.clone(), store.clone(), store, "postgres", server))
         } else if url.starts_with("sqlite:") {
             let store = Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?);
             // An embedded file has no server to lose: a pool timeout there is contention.
-            Ok(Storage::gated(store.clone(), store.clone(), store, "sqlite", None))
+            Ok(Storage::gated(store.clone(), store.clone(), store.clone(), store, "sqlite", None))
         } else {
             Err(StorageError::Corrupt(format!(
                 "database url must start with postgres:// or sqlite: (got {})",

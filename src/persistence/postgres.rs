@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::migrations::{CREATE_LEDGER, POSTGRES};
 use super::{
-    from_millis, millis, AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord,
-    RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
+    from_millis, millis, AccountRecord, AccountStore, AppendRequest, DecisionLog, DecisionRecord, EventStore,
+    PositionLog, PositionRecord, RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
 };
 
 pub struct PgStore {
@@ -333,6 +333,49 @@ impl PositionLog for PgStore {
                     lat: row.try_get("lat")?,
                     lon: row.try_get("lon")?,
                     at: from_millis(row.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl DecisionLog for PgStore {
+    async fn save_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StorageError> {
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = decisions.iter().map(|d| d.order_id).collect();
+        let ats: Vec<i64> = decisions.iter().map(|d| millis(d.at)).collect();
+        let bodies: Vec<String> = decisions.iter().map(|d| d.body.to_string()).collect();
+        sqlx::query(
+            "INSERT INTO dispatch_decisions (order_id, at, body)
+             SELECT d.id, d.at, d.body::jsonb FROM UNNEST($1::uuid[], $2::int8[], $3::text[]) WITH ORDINALITY AS d(id, at, body, n)
+             ORDER BY d.n",
+        )
+        .bind(&ids)
+        .bind(&ats)
+        .bind(&bodies)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT at, body FROM (SELECT id, at, body FROM dispatch_decisions WHERE order_id = $1 ORDER BY id DESC LIMIT $2) d
+             ORDER BY id",
+        )
+        .bind(order_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(DecisionRecord {
+                    order_id,
+                    at: from_millis(row.try_get("at")?),
+                    body: row.try_get::<Json<serde_json::Value>, _>("body")?.0,
                 })
             })
             .collect()

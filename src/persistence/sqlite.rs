@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::migrations::{CREATE_LEDGER, SQLITE};
 use super::{
-    from_millis, millis, AccountRecord, AccountStore, AppendRequest, EventStore, PositionLog, PositionRecord,
-    RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
+    from_millis, millis, AccountRecord, AccountStore, AppendRequest, DecisionLog, DecisionRecord, EventStore,
+    PositionLog, PositionRecord, RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
 };
 
 pub struct SqliteStore {
@@ -250,6 +250,45 @@ impl PositionLog for SqliteStore {
                     lat: row.try_get("lat")?,
                     lon: row.try_get("lon")?,
                     at: from_millis(row.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl DecisionLog for SqliteStore {
+    async fn save_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await?;
+        for d in decisions {
+            sqlx::query("INSERT INTO dispatch_decisions (order_id, at, body) VALUES (?, ?, ?)")
+                .bind(d.order_id.to_string())
+                .bind(millis(d.at))
+                .bind(d.body.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT at, body FROM (SELECT id, at, body FROM dispatch_decisions WHERE order_id = ? ORDER BY id DESC LIMIT ?)
+             ORDER BY id",
+        )
+        .bind(order_id.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let body: String = row.try_get("body")?;
+                Ok(DecisionRecord {
+                    order_id,
+                    at: from_millis(row.try_get("at")?),
+                    body: serde_json::from_str(&body)
+                        .map_err(|error| StorageError::Corrupt(format!("dispatch decision of {order_id}: {error}")))?,
                 })
             })
             .collect()

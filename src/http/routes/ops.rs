@@ -1,4 +1,5 @@
-//! Operations endpoints: liveness and readiness.
+//! Operations endpoints: liveness and readiness, the payment sandbox, and why an order was
+//! dispatched as it was.
 
 use std::sync::Arc;
 
@@ -7,10 +8,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::actors::CommandError;
+use crate::domain::OrderId;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::Json;
 use crate::http::openapi::ApiErrors;
+use crate::http::orders_access;
 use crate::payment::{CircuitBreaker, CircuitState, SandboxGateway};
 
 use super::Ctx;
@@ -31,7 +35,34 @@ async fn render_metrics(platform: Ctx) -> HttpResponse {
 
 /// Operator tools under `/v1/ops`.
 pub fn configure_v1(cfg: &mut ServiceConfig) {
-    cfg.service(sandbox_state).service(set_sandbox);
+    cfg.service(sandbox_state).service(set_sandbox).service(dispatch_log);
+}
+
+/// An order's dispatch decisions, oldest first.
+#[derive(Serialize, ToSchema)]
+struct DispatchLog {
+    #[schema(value_type = uuid::Uuid)]
+    order_id: OrderId,
+    /// One per offer made (the latest 200 at most).
+    #[schema(value_type = Vec<crate::http::schemas::Decision>)]
+    decisions: Vec<serde_json::Value>,
+}
+
+/// Why an order was offered to each rider it was: the candidates, their costs, the choice.
+#[utoipa::path(tag = "ops", operation_id = "ops_order_dispatch", params(("order" = uuid::Uuid, Path)), responses((status = 200, description = "The order's dispatch decisions", body = DispatchLog), ApiErrors), security(("bearer" = [])))]
+#[get("/ops/orders/{order}/dispatch")]
+#[tracing::instrument(skip_all)]
+async fn dispatch_log(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require_operator()?;
+    let order_id: OrderId = super::id(&path, "order")?;
+    orders_access::load(&platform, order_id).await?;
+    let records = platform
+        .decisions
+        .of(platform.storage.decisions.as_ref(), order_id.as_uuid())
+        .await
+        .map_err(CommandError::from)?;
+    let decisions = records.into_iter().map(|record| record.body).collect();
+    Ok(HttpResponse::Ok().json(DispatchLog { order_id, decisions }))
 }
 
 /// The sandbox payment provider behind its circuit breaker.
