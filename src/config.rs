@@ -242,6 +242,24 @@ pub struct DispatchSettings {
     pub position_flush_ms: u64,
     /// Offers a rider lets lapse in a row before the platform sets it offline (0: never).
     pub lapsed_offers_offline: u32,
+    /// When dispatch starts for an order.
+    pub release: Release,
+    /// With `before_ready`: dispatch starts at most this long before the food is due.
+    pub release_lead_secs: u64,
+}
+
+/// When an order is put up for dispatch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Release {
+    /// Timed to the kitchen: from `release_lead_secs` before the food is due, a rider is sent
+    /// once it would arrive about as the food is ready (its pickup ETA covers the cooking
+    /// left), so riders do not stand at the counter and stay free for food that is ready.
+    #[default]
+    BeforeReady,
+    /// The moment the store accepts, to the nearest rider: the simpler policy, kept to
+    /// compare against.
+    AtAccept,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -464,6 +482,8 @@ impl Default for DispatchSettings {
             speed: SpeedModel::default(),
             position_flush_ms: 2000,
             lapsed_offers_offline: 3,
+            release: Release::BeforeReady,
+            release_lead_secs: 420,
         }
     }
 }

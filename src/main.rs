@@ -8,6 +8,8 @@ use baedal::auth::{Identity, JwtAuthenticator};
 use baedal::config::{Between, Settings, Share};
 use baedal::dispatch::Policy;
 use baedal::replay::{self, Bundling, InstanceReport, ReplaySettings, ShortHanded, Summary};
+use baedal::sim::headless::kpi::Compared;
+use baedal::sim::headless::plan::{plan_name, Baseline};
 use baedal::sim::headless::{self, Kpis, Plan, Simulation};
 use baedal::startup::Application;
 use baedal::telemetry;
@@ -65,13 +67,23 @@ struct SimulateArgs {
     /// nearest-first for comparison.
     #[arg(long, value_enum, default_value_t = PolicyArg::Optimal)]
     policy: PolicyArg,
-    /// Also run greedy nearest-first dispatch on the same day (same orders, kitchens and
-    /// answers) and show its figures beside.
+    /// Also run a baseline on the same day (same orders, kitchens and answers) and show its
+    /// figures beside.
     #[arg(long)]
     compare: bool,
+    /// The baseline `--compare` runs: greedy nearest-first pairing, or dispatch starting
+    /// the moment the store accepts (the server's one-order policy before release timing).
+    #[arg(long, value_enum, default_value_t = BaselineArg::Greedy, requires = "compare")]
+    against: BaselineArg,
     /// Write a self-contained HTML report with charts here.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BaselineArg {
+    Greedy,
+    AtAccept,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -233,7 +245,12 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     plan.city.riders = args.riders.unwrap_or(plan.city.riders);
     anyhow::ensure!(plan.city.stores > 0, "the city needs at least one store");
     let summary = plan.describe();
-    let baseline = args.compare.then(|| Plan { policy: Policy::Greedy, ..plan.clone() });
+    let against = match args.against {
+        BaselineArg::Greedy => Baseline::Greedy,
+        BaselineArg::AtAccept => Baseline::AtAccept,
+    };
+    let baseline = args.compare.then(|| against.apply(&plan));
+    let names = baseline.as_ref().map(|b| (plan_name(&plan), plan_name(b)));
     let window_secs = args.duration as u64;
     let bar = ProgressBar::new(window_secs);
     bar.set_style(ProgressStyle::with_template("{bar:40} simulated {msg}").context("progress bar template")?);
@@ -246,11 +263,12 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         (Kpis::of(&run), run)
     };
     let (kpis, run) = run_one(plan);
-    let greedy = baseline.map(|plan| run_one(plan).0);
+    let other = baseline.map(|plan| run_one(plan).0);
     bar.finish_and_clear();
-    print!("{}", headless::kpi::table(&kpis, greedy.as_ref()));
+    let compared = other.as_ref().zip(names).map(|(baseline, names)| Compared { names, baseline });
+    print!("{}", headless::kpi::table(&kpis, compared.as_ref()));
     if let Some(path) = &args.report {
-        let page = headless::report::html(&summary, &kpis, greedy.as_ref(), &run);
+        let page = headless::report::html(&summary, &kpis, compared.as_ref(), &run);
         std::fs::write(path, page).with_context(|| format!("writing the report to {}", path.display()))?;
         println!("report: {}", path.display());
     }

@@ -171,7 +171,42 @@ async fn a_rider_who_lets_three_offers_lapse_goes_offline(backend: Backend) {
     assert!(view.get("offline_reason").is_none_or(Value::is_null), "{view}");
 }
 
+/// Released to the kitchen's time: a rider at the store is not sent while the food has ten
+/// minutes to go (it would stand at the counter, held from other orders), and is sent the
+/// moment the kitchen says the food is ready. Food due within the rider's ride is sent at
+/// once.
+async fn a_rider_is_sent_to_arrive_as_the_food_is_ready(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, &[("BAEDAL__DISPATCH__RELEASE", "before_ready")]);
+    let api = &server.api;
+    let (store, item) = api.create_store(STORE, 60).await;
+    let rider = api.create_rider("Near", STORE).await;
+    let id = accepted_order(&server, &store, &item, "release-1").await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let waiting = api.order(&id).await;
+    assert_eq!((waiting["dispatch"].as_str(), &waiting["rider_id"]), (Some("searching"), &Value::Null), "{waiting}");
+    let (_, view) = api.get(&format!("/v1/riders/{rider}")).await;
+    assert_eq!(view["duty"]["status"], "idle", "the rider stays free meanwhile: {view}");
+
+    let (status, body) = api.post(&format!("/v1/stores/{store}/orders/{id}/ready"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let offered = api.wait_order(&id, 10, |o| o["dispatch"] == "offered").await;
+    assert_eq!(offered["rider_id"], rider.as_str());
+
+    // One minute of cooking: the ride covers it, so the rider is sent at once.
+    let (_, placed) = api.place("release-2", &order_body(&store, &item, CUSTOMER, DROPOFF)).await;
+    let quick = placed["id"].as_str().unwrap().to_owned();
+    api.wait_status(&quick, "awaiting_store").await;
+    let other = api.create_rider("Second", STORE).await;
+    let (status, body) =
+        api.post(&format!("/v1/stores/{store}/orders/{quick}/accept"), json!({"prep_minutes": 1})).await;
+    assert_eq!(status, 200, "{body}");
+    let offered = api.wait_order(&quick, 10, |o| o["dispatch"] == "offered").await;
+    assert_eq!(offered["rider_id"], other.as_str());
+}
+
 on_both_backends!(
+    a_rider_is_sent_to_arrive_as_the_food_is_ready,
     an_unserved_job_widens_its_radius_then_escalates_then_gives_up,
     the_tick_assigns_jobs_as_a_batch,
     a_rider_who_lets_three_offers_lapse_goes_offline

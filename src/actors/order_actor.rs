@@ -268,7 +268,7 @@ impl OrderActor {
     }
 
     fn sync_dispatch(&self, order: &Order) {
-        let Some(need) = duties::need(order) else { return };
+        let Some(need) = duties::need(order, &self.platform.settings.dispatch) else { return };
         self.platform.dispatcher(&order.terms.zone).do_send(OrderNeeds {
             order: self.id,
             pickup: order.terms.pickup,

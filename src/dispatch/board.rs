@@ -23,8 +23,9 @@ use super::decision::{Considered, Decision, Verdict};
 /// What an order needs from dispatch now.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Need {
-    /// A rider, other than these.
-    Rider { excluded: BTreeSet<RiderId>, since: DateTime<Utc> },
+    /// A rider, other than these, from `since` on; for food due at `ready_at`, a rider
+    /// who would arrive well before it is not sent yet (see [`ARRIVE_EARLY_SECS`]).
+    Rider { excluded: BTreeSet<RiderId>, since: DateTime<Utc>, ready_at: Option<DateTime<Utc>> },
     /// Nothing new: it holds this rider.
     Holds(RiderId),
     /// Nothing: it is done with dispatch.
@@ -51,9 +52,17 @@ pub struct Offer {
     pub pickup_eta_secs: f64,
 }
 
+/// How long before the food is due a rider may arrive at the store: an offer goes out
+/// once the rider's pickup ETA plus this covers the cooking left, so riders do not stand
+/// at the counter while the food cooks (and stay free for orders that are ready), yet
+/// the food does not wait for them either. It covers the rider's answer and the model's
+/// error.
+pub const ARRIVE_EARLY_SECS: f64 = 60.0;
+
 #[derive(Clone)]
 struct Waiting<P: Position> {
     pickup: P,
+    ready_at: Option<DateTime<Utc>>,
     excluded: BTreeSet<RiderId>,
     /// When dispatch started for the order: the radius widens from here.
     since: DateTime<Utc>,
@@ -175,8 +184,8 @@ impl<P: Position> Board<P> {
         }
         self.release(order);
         match need {
-            Need::Rider { excluded, since } => {
-                self.waiting.insert(order, Waiting { pickup, excluded, since });
+            Need::Rider { excluded, since, ready_at } => {
+                self.waiting.insert(order, Waiting { pickup, ready_at, excluded, since });
             }
             Need::Nothing | Need::Holds(_) => {
                 self.waiting.remove(&order);
@@ -227,6 +236,8 @@ impl<P: Position> Board<P> {
         let mut jobs: Vec<Job<P>> = self
             .waiting
             .iter()
+            // Dispatch starts at `since` (the order's release time): nothing is offered before.
+            .filter(|(_, job)| job.since <= now)
             .map(|(order, job)| {
                 let waited_secs = (now - job.since).num_milliseconds().max(0) as f64 / 1000.0;
                 Job {
@@ -240,6 +251,9 @@ impl<P: Position> Board<P> {
             .collect();
         // Oldest first: the exact solver does not care, greedy serves in this order, and
         // ties go to the longest wait.
+        if jobs.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
         jobs.sort_by(|a, b| b.waited_secs.total_cmp(&a.waited_secs).then(a.order.cmp(&b.order)));
         let batch =
             BatchSettings { k: settings.candidates_k.max(1), speed: settings.speed, age_weight: settings.age_weight };
@@ -252,6 +266,7 @@ impl<P: Position> Board<P> {
         let offers: Vec<Offer> = graph
             .pairings(&jobs, &assignment)
             .into_iter()
+            .filter(|p| self.due(p.order, p.pickup_eta_secs, now))
             .map(|p| Offer { order: p.order, rider: p.rider, deadline, pickup_eta_secs: p.pickup_eta_secs })
             .collect();
         let decisions = if explain {
@@ -301,6 +316,14 @@ impl<P: Position> Board<P> {
         (offers, decisions)
     }
 
+    /// Whether a rider `pickup_eta_secs` away should be sent to `order` now: always, unless
+    /// it would reach the store more than [`ARRIVE_EARLY_SECS`] before the food is due.
+    fn due(&self, order: OrderId, pickup_eta_secs: f64, now: DateTime<Utc>) -> bool {
+        let Some(ready_at) = self.waiting.get(&order).and_then(|w| w.ready_at) else { return true };
+        let cooking_left = (ready_at - now).num_milliseconds() as f64 / 1000.0;
+        pickup_eta_secs + ARRIVE_EARLY_SECS >= cooking_left
+    }
+
     /// Take back an offer that could not reach its order.
     pub fn withdraw(&mut self, order: OrderId) {
         self.offering.remove(&order);
@@ -337,7 +360,7 @@ mod tests {
     }
 
     fn searching(since: i64) -> Need {
-        Need::Rider { excluded: BTreeSet::new(), since: t(since) }
+        Need::Rider { excluded: BTreeSet::new(), since: t(since), ready_at: None }
     }
 
     #[test]
@@ -370,7 +393,7 @@ mod tests {
         board.presence(declined, Some(PlanarPoint::new(10.0, 0.0)), t(20));
         board.presence(silent, Some(PlanarPoint::new(20.0, 0.0)), t(0));
         let order = OrderId::random();
-        let need = Need::Rider { excluded: [declined].into_iter().collect(), since: t(20) };
+        let need = Need::Rider { excluded: [declined].into_iter().collect(), since: t(20), ready_at: None };
         board.needs(order, PlanarPoint::new(0.0, 0.0), need);
         assert!(board.tick(t(20), &settings(), Policy::Optimal).is_empty());
         board.presence(silent, Some(PlanarPoint::new(20.0, 0.0)), t(20));
@@ -401,11 +424,11 @@ mod tests {
         // The order takes the offer, the rider declines at once, and the order searches
         // again before the dispatcher hears that the offer was taken.
         let excluded = [first].into_iter().collect();
-        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Rider { excluded, since: t(0) });
+        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Rider { excluded, since: t(0), ready_at: None });
         assert!(board.answered(order, first, true), "the order must be asked what it needs");
         // Asked, it says again that it needs a rider, and gets the next one.
         let excluded = [first].into_iter().collect();
-        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Rider { excluded, since: t(0) });
+        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Rider { excluded, since: t(0), ready_at: None });
         board.presence(second, Some(PlanarPoint::new(5.0, 0.0)), t(1));
         let offers = board.tick(t(1), &settings(), Policy::Greedy);
         assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![second]);
@@ -425,12 +448,12 @@ mod tests {
         board.presence(far, Some(PlanarPoint::new(0.0, -2000.0)), t(0));
         board.presence(declined, Some(PlanarPoint::new(0.0, 10.0)), t(0));
         let (a, b) = (OrderId::random(), OrderId::random());
-        let need_a = Need::Rider { excluded: [declined].into_iter().collect(), since: t(0) };
+        let need_a = Need::Rider { excluded: [declined].into_iter().collect(), since: t(0), ready_at: None };
         board.needs(a, PlanarPoint::new(0.0, 0.0), need_a);
         board.needs(
             b,
             PlanarPoint::new(0.0, 1200.0),
-            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0) },
+            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0), ready_at: None },
         );
         let settings = DispatchSettings { candidates_k: 3, ..settings() };
         let (offers, decisions) = board.tick_explained(t(0), &settings, Policy::Optimal);
@@ -453,14 +476,45 @@ mod tests {
         again.needs(
             a,
             PlanarPoint::new(0.0, 0.0),
-            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0) },
+            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0), ready_at: None },
         );
         again.needs(
             b,
             PlanarPoint::new(0.0, 1200.0),
-            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0) },
+            Need::Rider { excluded: [declined].into_iter().collect(), since: t(0), ready_at: None },
         );
         assert_eq!(again.tick(t(0), &settings, Policy::Optimal), offers);
+    }
+
+    #[test]
+    fn an_order_is_offered_nothing_before_its_dispatch_starts() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let rider = RiderId::random();
+        board.presence(rider, Some(PlanarPoint::new(0.0, 0.0)), t(0));
+        let order = OrderId::random();
+        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(10));
+        assert!(board.tick(t(9), &settings(), Policy::Optimal).is_empty(), "not yet released");
+        assert_eq!(board.waiting_orders(), 1);
+        let offers = board.tick(t(10), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![rider]);
+    }
+
+    #[test]
+    fn a_rider_is_sent_so_as_to_arrive_as_the_food_is_ready() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let rider = RiderId::random();
+        // 1 km away: 260 s at 18 km/h with the 1.3 detour.
+        board.presence(rider, Some(PlanarPoint::new(1000.0, 0.0)), t(0));
+        let order = OrderId::random();
+        let need = Need::Rider { excluded: BTreeSet::new(), since: t(0), ready_at: Some(t(10)) };
+        board.needs(order, PlanarPoint::new(0.0, 0.0), need);
+        for minute in 0..5 {
+            assert!(board.tick(t(minute), &settings(), Policy::Optimal).is_empty(), "minute {minute}: too early");
+        }
+        assert_eq!(board.free_riders(), 1, "the rider stays free meanwhile");
+        // 320 s of cooking left = 260 s to get there + 60 s early: go.
+        let offers = board.tick(t(4) + Duration::seconds(40), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![rider]);
     }
 
     #[test]

@@ -5,17 +5,23 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{DispatchSettings, OrderSettings};
+use crate::config::{DispatchSettings, OrderSettings, Release};
 use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, Phase};
 
 use super::Need;
 
 /// What `order` needs from its zone's dispatcher, or `None` while it is not yet the
-/// dispatcher's business (unpaid, or waiting for the store).
-pub fn need(order: &Order) -> Option<Need> {
+/// dispatcher's business (unpaid, or waiting for the store). A rider is needed from when
+/// dispatch starts for it ([`dispatch_starts`]): the board offers it nothing before.
+pub fn need(order: &Order, dispatch: &DispatchSettings) -> Option<Need> {
     Some(match &order.phase {
-        Phase::Active { courier: Courier::Searching { since }, excluded, .. } => {
-            Need::Rider { excluded: excluded.clone(), since: *since }
+        Phase::Active { courier: Courier::Searching { since }, excluded, kitchen } => {
+            let starts = dispatch_starts(order, dispatch).unwrap_or(*since);
+            let ready_at = match (kitchen, dispatch.release) {
+                (Kitchen::Preparing { ready_by }, Release::BeforeReady) => Some(*ready_by),
+                _ => None,
+            };
+            Need::Rider { excluded: excluded.clone(), since: (*since).max(starts), ready_at }
         }
         Phase::Active { courier: Courier::Offered { rider, .. } | Courier::Assigned { rider }, .. }
         | Phase::PickedUp { rider, .. } => Need::Holds(*rider),
@@ -47,11 +53,18 @@ pub fn deadlines(
                 wanted.push((*deadline, OrderCommand::ExpireOffer { rider: *rider }));
             }
             let still_looking = !matches!(courier, Courier::Assigned { .. });
-            if let (true, Some(accepted)) = (still_looking, order.accepted_at) {
+            if let (true, Some(started)) = (still_looking, dispatch_starts(order, dispatch)) {
                 let after = |d: std::time::Duration| {
-                    chrono::Duration::from_std(d).ok().and_then(|d| accepted.checked_add_signed(d))
+                    chrono::Duration::from_std(d).ok().and_then(|d| started.checked_add_signed(d))
                 };
-                if let (None, Some(at)) = (order.dispatch_alerted_at, after(dispatch.alert_after())) {
+                // Not before the food is due: until then a rider is sent only once it would
+                // arrive in time, so having none yet is no alarm.
+                let due = match (kitchen, dispatch.release) {
+                    (Kitchen::Preparing { ready_by }, Release::BeforeReady) => Some(*ready_by),
+                    _ => None,
+                };
+                let escalate = after(dispatch.alert_after()).map(|at| due.map_or(at, |due| at.max(due)));
+                if let (None, Some(at)) = (order.dispatch_alerted_at, escalate) {
                     wanted.push((at, OrderCommand::EscalateDispatch));
                 }
                 // Only while searching: an offer out runs to its own deadline first, and a
@@ -64,6 +77,27 @@ pub fn deadlines(
         _ => {}
     }
     wanted
+}
+
+/// When dispatch starts for an accepted order: with [`Release::BeforeReady`],
+/// `dispatch.release_lead_secs` before its food
+/// is due (the promised time, or when the kitchen said it was ready if that came first),
+/// so that the rider arrives as the food does instead of waiting at the counter while it
+/// cooks; never before the store accepted. The search radius, the operator alert and the
+/// give-up all count from here. `None` before the store accepts.
+pub fn dispatch_starts(order: &Order, dispatch: &DispatchSettings) -> Option<DateTime<Utc>> {
+    let accepted = order.accepted_at?;
+    if dispatch.release == Release::AtAccept {
+        return Some(accepted);
+    }
+    let promised = order.prep_minutes.map(|m| accepted + chrono::Duration::minutes(i64::from(m)));
+    let ready = match &order.phase {
+        Phase::Active { kitchen: Kitchen::Ready { at }, .. } => Some(promised.map_or(*at, |p| p.min(*at))),
+        Phase::Active { kitchen: Kitchen::Preparing { ready_by }, .. } => Some(*ready_by),
+        _ => promised,
+    };
+    let lead = chrono::Duration::seconds(dispatch.release_lead_secs.min(1 << 32) as i64);
+    Some(ready.map_or(accepted, |ready| accepted.max(ready - lead)))
 }
 
 /// When a kitchen that promised `prep_minutes`, ready by `ready_by`, is well past its
@@ -113,6 +147,37 @@ mod tests {
             .map(|(_, c)| c.name())
             .collect();
         assert_eq!(names, ["flag_kitchen_late", "escalate_dispatch", "give_up_dispatch"]);
+    }
+
+    #[test]
+    fn dispatch_starts_the_release_lead_before_the_food_is_due() {
+        let lead = DispatchSettings { release_lead_secs: 300, ..DispatchSettings::default() };
+        let searching_since = |order: &Order| match need(order, &lead) {
+            Some(Need::Rider { since, .. }) => since,
+            other => panic!("searching: {other:?}"),
+        };
+        // Twenty minutes of cooking: a rider is looked for from fifteen minutes in, and the
+        // alert and give-up count from there.
+        let twenty = order(&accepted_history(noon(), 20));
+        assert_eq!(dispatch_starts(&twenty, &lead), Some(noon() + Duration::minutes(15)));
+        assert_eq!(searching_since(&twenty), noon() + Duration::minutes(15));
+        let give_up = deadlines(&twenty, &lead, &OrderSettings::default())
+            .into_iter()
+            .find(|(_, c)| *c == OrderCommand::GiveUpDispatch)
+            .map(|(at, _)| at);
+        assert_eq!(give_up, Some(noon() + Duration::minutes(15) + Duration::seconds(lead.give_up_after_secs as i64)));
+        // Three minutes of cooking is inside the lead: from acceptance.
+        assert_eq!(dispatch_starts(&order(&accepted_history(noon(), 3)), &lead), Some(noon()));
+        // Food ready early starts it at once.
+        let mut early = accepted_history(noon(), 20);
+        early.push(OrderEvent::MarkedReady { at: noon() + Duration::minutes(4) });
+        assert_eq!(dispatch_starts(&order(&early), &lead), Some(noon()));
+        // At accept: the moment the store accepts, with no ready time to wait for.
+        let at_accept = DispatchSettings { release: Release::AtAccept, ..lead.clone() };
+        assert_eq!(dispatch_starts(&twenty, &at_accept), Some(noon()));
+        assert!(matches!(need(&twenty, &at_accept), Some(Need::Rider { ready_at: None, .. })));
+        assert!(matches!(need(&twenty, &lead), Some(Need::Rider { ready_at: Some(_), .. })));
+        assert_eq!(dispatch_starts(&order(&accepted_history(noon(), 20)[..2]), &lead), None, "not before acceptance");
     }
 
     #[test]

@@ -534,7 +534,8 @@ impl<'a> Replay<'a> {
         }
         let since = clock(bundle.since.min(now));
         let pickup = self.instance.restaurants[bundle.restaurant].at;
-        self.board.needs(lead, pickup, Need::Rider { excluded, since });
+        // The replay releases orders itself (`release_at`), by minutes: no ready time here.
+        self.board.needs(lead, pickup, Need::Rider { excluded, since, ready_at: None });
     }
 
     /// Run a dispatch tick and carry out its offers; returns who was sent for which bundle.

@@ -4,6 +4,8 @@
 pub const FAST_CITY: &[(&str, &str)] = &[
     ("BAEDAL__DEMO__ENABLED", "true"),
     ("BAEDAL__SIMULATOR__ENABLED", "true"),
+    // The city as `cargo run` shows it: riders sent to arrive as the food is ready.
+    ("BAEDAL__DISPATCH__RELEASE", "before_ready"),
     ("BAEDAL__SIMULATOR__ORDERS_PER_MINUTE", "60"),
     ("BAEDAL__SIMULATOR__STORE_ANSWER_SECS__MIN", "0.3"),
     ("BAEDAL__SIMULATOR__STORE_ANSWER_SECS__MAX", "1"),

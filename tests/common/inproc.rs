@@ -24,6 +24,8 @@ pub fn settings_on(url: &str) -> Settings {
     settings.demo.enabled = false;
     settings.auth.secret = super::ws::TEST_SECRET.into();
     settings.payment.latency_ms = 0;
+    // As for the spawned servers (common::server): dispatch from acceptance.
+    settings.dispatch.release = baedal::config::Release::AtAccept;
     settings
 }
 

@@ -110,6 +110,9 @@ fn spawn(db_url: &str, env: &[(String, String)], log: Option<&std::path::Path>) 
         .env("BAEDAL__PAYMENT__LATENCY_MS", "0")
         .env("BAEDAL__DISPATCH__TICK_MS", "100")
         .env("BAEDAL__DISPATCH__POSITION_FLUSH_MS", "200")
+        // Most tests accept with a preparation time of minutes and then follow the rider: they
+        // run dispatch from acceptance. Release timing has tests of its own (tests/dispatch.rs).
+        .env("BAEDAL__DISPATCH__RELEASE", "at_accept")
         .env_remove("BAEDAL_CONFIG")
         .env("RUST_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "warn,baedal::startup=error".into()))
         .stdout(Stdio::piped())

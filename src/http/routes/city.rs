@@ -9,6 +9,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::city_board::{CityBoard, GetCity};
 use crate::actors::{CommandError, GetRider, RiderView};
+use crate::dispatch::duties;
+use crate::domain::order::{Courier, Phase};
 use crate::domain::rider::{Duty, OfflineReason};
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
 use crate::http::caller::Caller;
@@ -134,9 +136,13 @@ async fn city(platform: Ctx, caller: Caller, board: web::Data<Addr<CityBoard>>) 
         cancelled_today: snapshot.today.cancelled,
         rejected_today: snapshot.today.rejected,
         open_orders: open_orders.len(),
-        waiting_for_rider: open_orders
+        // Searching since its dispatch started: one still cooking, not yet due a rider,
+        // is not waiting for one.
+        waiting_for_rider: snapshot
+            .open
             .iter()
-            .filter(|o| o.dispatch == Some(crate::http::views::Dispatch::Searching))
+            .filter(|o| matches!(o.phase, Phase::Active { courier: Courier::Searching { .. }, .. }))
+            .filter(|o| duties::dispatch_starts(o, &platform.settings.dispatch).is_some_and(|at| at <= Utc::now()))
             .count(),
         kitchens_late: snapshot.kitchens_late(),
         mean_click_to_door_secs: snapshot.today.mean_click_to_door_secs(),

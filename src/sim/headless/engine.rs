@@ -351,7 +351,7 @@ impl Simulation {
             }
         }
         self.orders[order].armed = armed;
-        if let Some(need) = duties::need(&state) {
+        if let Some(need) = duties::need(&state, &self.plan.dispatch) {
             for (claimant, rider) in self.board.needs(state.id, state.terms.pickup, need) {
                 if let Some(other) = self.order_of.get(&claimant).copied() {
                     self.drive(other, OrderCommand::ReleaseRider { rider });

@@ -8,8 +8,6 @@ use crate::domain::order::{Order, Phase};
 use crate::replay::kpi::Spread;
 
 use super::engine::{Millis, Outcomes};
-use super::plan::policy_name;
-use crate::dispatch::Policy;
 
 /// How an order ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -198,16 +196,22 @@ impl fmt::Display for Kpis {
     }
 }
 
-/// The KPI table for the terminal, with a greedy baseline's column when there is one.
-pub fn table(kpis: &Kpis, baseline: Option<&Kpis>) -> String {
+/// A run's figures beside another's on the same day, each column under its name.
+pub struct Compared<'a> {
+    pub names: (String, String),
+    pub baseline: &'a Kpis,
+}
+
+/// The KPI table for the terminal, with a baseline's column when there is one.
+pub fn table(kpis: &Kpis, compared: Option<&Compared<'_>>) -> String {
     let rows = kpis.rows();
-    let others = baseline.map(Kpis::rows);
+    let others = compared.map(|c| c.baseline.rows());
     let width = rows.iter().map(|(name, _)| name.chars().count()).max().unwrap_or(0);
-    let column = rows.iter().map(|(_, value)| value.chars().count()).max().unwrap_or(0);
+    let mut column = rows.iter().map(|(_, value)| value.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
-    if others.is_some() {
-        let (batch, greedy) = (policy_name(Policy::Optimal), policy_name(Policy::Greedy));
-        out.push_str(&format!("{:<width$}  {batch:<column$}  {greedy}\n", ""));
+    if let Some(Compared { names: (ours, theirs), .. }) = compared {
+        column = column.max(ours.chars().count());
+        out.push_str(&format!("{:<width$}  {ours:<column$}  {theirs}\n", ""));
     }
     for (i, (name, value)) in rows.iter().enumerate() {
         match others.as_ref().and_then(|o| o.get(i)) {

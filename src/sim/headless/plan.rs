@@ -1,6 +1,6 @@
 //! What a headless run simulates: the city, its people, the dispatch settings, for how long.
 
-use crate::config::{Between, DemoSettings, DispatchSettings, OrderSettings, Settings, SimulatorSettings};
+use crate::config::{Between, DemoSettings, DispatchSettings, OrderSettings, Release, Settings, SimulatorSettings};
 use crate::dispatch::Policy;
 
 #[derive(Clone, Debug)]
@@ -78,6 +78,38 @@ impl Plan {
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
+    }
+}
+
+/// What `simulate --compare` runs beside the plan on the same day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Baseline {
+    /// Greedy nearest-first pairing, dispatch as configured.
+    Greedy,
+    /// The same pairing, with dispatch starting the moment the store accepts: the one-order
+    /// policy the server ran before release timing.
+    AtAccept,
+}
+
+impl Baseline {
+    pub fn apply(self, plan: &Plan) -> Plan {
+        let mut baseline = plan.clone();
+        match self {
+            Baseline::Greedy => baseline.policy = Policy::Greedy,
+            Baseline::AtAccept => baseline.dispatch.release = Release::AtAccept,
+        }
+        baseline
+    }
+}
+
+/// How a run is named in the figures: its pairing, and when dispatch starts unless as
+/// configured by default.
+pub fn plan_name(plan: &Plan) -> String {
+    let policy = policy_name(plan.policy);
+    if plan.dispatch.release == Release::AtAccept {
+        format!("{policy}, at accept")
+    } else {
+        policy.to_owned()
     }
 }
 

@@ -5,9 +5,7 @@
 use std::fmt::Write as _;
 
 use super::engine::Outcomes;
-use super::kpi::{Kpis, Sample};
-use super::plan::policy_name;
-use crate::dispatch::Policy;
+use super::kpi::{Compared, Kpis, Sample};
 
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 260.0;
@@ -18,8 +16,8 @@ const TOP: f64 = 12.0;
 const RIGHT: f64 = 12.0;
 
 /// The report page for a run: `settings` are (name, value) pairs shown above the figures,
-/// and a greedy `baseline` run on the same day gets a column of its own.
-pub fn html(settings: &[(String, String)], kpis: &Kpis, baseline: Option<&Kpis>, run: &Outcomes) -> String {
+/// and a baseline run on the same day gets a column of its own.
+pub fn html(settings: &[(String, String)], kpis: &Kpis, compared: Option<&Compared<'_>>, run: &Outcomes) -> String {
     let mut page = String::new();
     page.push_str(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -36,10 +34,9 @@ pub fn html(settings: &[(String, String)], kpis: &Kpis, baseline: Option<&Kpis>,
         let _ = writeln!(page, "<tr><td>{}</td><td>{}</td></tr>", escape(name), escape(value));
     }
     page.push_str("</table>\n<h2>Figures</h2>\n<table>\n");
-    let others = baseline.map(Kpis::rows);
-    if others.is_some() {
-        let (batch, greedy) = (policy_name(Policy::Optimal), policy_name(Policy::Greedy));
-        let _ = writeln!(page, "<tr><td></td><td><b>{batch}</b></td><td><b>{greedy}</b></td></tr>");
+    let others = compared.map(|c| c.baseline.rows());
+    if let Some(Compared { names: (ours, theirs), .. }) = compared {
+        let _ = writeln!(page, "<tr><td></td><td><b>{}</b></td><td><b>{}</b></td></tr>", escape(ours), escape(theirs));
     }
     for (i, (name, value)) in kpis.rows().into_iter().enumerate() {
         let other = others.as_ref().and_then(|o| o.get(i)).map(|(_, v)| format!("<td>{}</td>", escape(v)));
