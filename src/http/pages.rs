@@ -1,7 +1,8 @@
 //! The web pages served by the binary itself: the operator dashboard at `/`, the customer's
-//! tracking page at `/track/{order}` and the store tablet at `/store`. They are static files
-//! compiled in (no CDN, no web fonts, no tile server) that log in and then use the same REST
-//! and websocket API as the apps, so they need no routes of their own beyond these.
+//! tracking page at `/track/{order}`, the store tablet at `/store` and the rider app at
+//! `/rider`. They are static files compiled in (no CDN, no web fonts, no tile server) that
+//! log in and then use the same REST and websocket API as the apps, so they need no routes of
+//! their own beyond these.
 
 use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::{web, HttpResponse};
@@ -33,6 +34,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../assets/dashboard.js"),
     },
     Asset {
+        name: "rider.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/rider.js"),
+    },
+    Asset {
         name: "store.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/store.js"),
@@ -45,6 +51,7 @@ const ASSETS: &[Asset] = &[
 ];
 
 const DASHBOARD: &str = include_str!("../../assets/dashboard.html");
+const RIDER: &str = include_str!("../../assets/rider.html");
 const STORE: &str = include_str!("../../assets/store.html");
 const TRACK: &str = include_str!("../../assets/track.html");
 
@@ -52,6 +59,7 @@ const TRACK: &str = include_str!("../../assets/track.html");
 /// OpenAPI document. Each page checks its caller through the API once logged in.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(dashboard))
+        .route("/rider", web::get().to(rider))
         .route("/store", web::get().to(store))
         .route("/track/{order}", web::get().to(track))
         .route("/assets/{name}", web::get().to(asset));
@@ -68,6 +76,10 @@ fn page(platform: &Ctx, html: &'static str) -> HttpResponse {
 
 async fn dashboard(platform: Ctx) -> HttpResponse {
     page(&platform, DASHBOARD)
+}
+
+async fn rider(platform: Ctx) -> HttpResponse {
+    page(&platform, RIDER)
 }
 
 async fn store(platform: Ctx) -> HttpResponse {
