@@ -211,5 +211,23 @@ const Baedal = (() => {
     };
   }
 
-  return { demo, session, api, signIn, socket, badge, statusLabels, shortId, clock, duration, money, projection, ApiError };
+  // Run `onClick` for button `b` once at a time: disabled until it has finished, whatever
+  // the outcome.
+  async function busy(b, onClick) {
+    b.disabled = true;
+    try { await onClick(); } finally { b.disabled = false; }
+  }
+
+  // A button that runs `onClick` once at a time; `action` names it for the tests (data-action).
+  function button(label, kind, action, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = kind;
+    b.textContent = label;
+    b.dataset.action = action;
+    b.addEventListener("click", () => busy(b, onClick));
+    return b;
+  }
+
+  return { demo, session, api, signIn, socket, badge, busy, button, statusLabels, shortId, clock, duration, money, projection, ApiError };
 })();

@@ -217,20 +217,7 @@
     }
   }
 
-  function button(label, kind, action, onClick) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = kind;
-    b.textContent = label;
-    b.dataset.action = action;
-    b.addEventListener("click", () => busy(b, onClick));
-    return b;
-  }
-
-  async function busy(b, onClick) {
-    b.disabled = true;
-    try { await onClick(); } finally { b.disabled = false; }
-  }
+  const { button, busy } = Baedal;
 
   // --- drawing -----------------------------------------------------------------------------
 

@@ -48,19 +48,7 @@
     return article;
   }
 
-  function button(label, kind, action, onClick) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = kind;
-    b.textContent = label;
-    b.dataset.action = action;
-    b.addEventListener("click", async () => {
-      b.disabled = true;
-      await onClick();
-      b.disabled = false;
-    });
-    return b;
-  }
+  const button = Baedal.button;
 
   async function act(entry, action, body) {
     message("");
