@@ -217,6 +217,7 @@
     chosen: () => "offered",
     farther: () => "farther than the one chosen",
     offered_another_order: (c) => `offered order ${Baedal.shortId(c.order)} instead`,
+    kept_for_another_order: (c) => `kept free for order ${Baedal.shortId(c.order)}, not due yet`,
   };
 
   async function drawDecisions() {

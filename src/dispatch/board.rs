@@ -281,9 +281,12 @@ impl<P: Position> Board<P> {
                             rider,
                             pickup_eta_secs,
                             cost_secs,
-                            verdict: match taker {
-                                Some(taker) if taker == row => Verdict::Chosen,
-                                Some(taker) => Verdict::OfferedAnotherOrder { order: jobs[taker].order },
+                            verdict: match taker.map(|taker| (taker, jobs[taker].order)) {
+                                Some((taker, _)) if taker == row => Verdict::Chosen,
+                                Some((_, other)) if offers.iter().any(|o| o.order == other) => {
+                                    Verdict::OfferedAnotherOrder { order: other }
+                                }
+                                Some((_, other)) => Verdict::KeptForAnotherOrder { order: other },
                                 None => Verdict::Farther,
                             },
                         })
@@ -515,6 +518,26 @@ mod tests {
         // 320 s of cooking left = 260 s to get there + 60 s early: go.
         let offers = board.tick(t(4) + Duration::seconds(40), &settings(), Policy::Optimal);
         assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![rider]);
+    }
+
+    #[test]
+    fn a_rider_kept_for_food_not_yet_due_is_recorded_as_such() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        // `at_b` stands at store B, whose food is ten minutes off; `near_a` is 50 m from A,
+        // whose food is ready. The assignment pairs at_b with B (not due: no offer) and
+        // near_a with A.
+        let (at_b, near_a) = (RiderId::random(), RiderId::random());
+        board.presence(at_b, Some(PlanarPoint::new(0.0, 100.0)), t(0));
+        board.presence(near_a, Some(PlanarPoint::new(0.0, -50.0)), t(0));
+        let (a, b) = (OrderId::random(), OrderId::random());
+        board.needs(a, PlanarPoint::new(0.0, 0.0), searching(0));
+        let later = Need::Rider { excluded: BTreeSet::new(), since: t(0), ready_at: Some(t(10)) };
+        board.needs(b, PlanarPoint::new(0.0, 100.0), later);
+        let (offers, decisions) = board.tick_explained(t(0), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<Vec<_>>(), vec![(a, near_a)]);
+        let verdict = |rider| decisions[0].candidates.iter().find(|c| c.rider == rider).map(|c| c.verdict.clone());
+        assert_eq!(verdict(at_b), Some(Verdict::KeptForAnotherOrder { order: b }), "not offered B: kept for it");
+        assert_eq!(board.free_riders(), 1, "and left free");
     }
 
     #[test]

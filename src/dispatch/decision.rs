@@ -1,7 +1,8 @@
 //! Why an order was offered to the rider it was: the record every offer leaves. A tick
 //! knows, for each order it serves, the riders it considered (the nearest free ones inside
 //! the order's search radius) with what each would cost, which one it chose, and why the
-//! others lost: another order needed that rider more, or it was simply farther. Riders who
+//! others lost: another order needed that rider more (offered it, or kept for it until its
+//! food is nearly due), or it was simply farther. Riders who
 //! already declined or let an offer of the order lapse were not considered at all, and the
 //! record says so. Operators read these to answer "why that rider?"; nothing about dispatch
 //! should be a mystery.
@@ -54,6 +55,11 @@ pub enum Verdict {
     Chosen,
     /// Offered another order in the same tick: together the two pairings cost less.
     OfferedAnotherOrder {
+        order: OrderId,
+    },
+    /// Paired with another order whose food is not due yet, and so left free this tick
+    /// rather than given to this one.
+    KeptForAnotherOrder {
         order: OrderId,
     },
     /// Left free: the chosen rider cost less.

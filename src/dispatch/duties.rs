@@ -17,11 +17,11 @@ pub fn need(order: &Order, dispatch: &DispatchSettings) -> Option<Need> {
     Some(match &order.phase {
         Phase::Active { courier: Courier::Searching { since }, excluded, kitchen } => {
             let starts = dispatch_starts(order, dispatch).unwrap_or(*since);
-            let ready_at = match (kitchen, dispatch.release) {
-                (Kitchen::Preparing { ready_by }, Release::BeforeReady) => Some(*ready_by),
-                _ => None,
-            };
-            Need::Rider { excluded: excluded.clone(), since: (*since).max(starts), ready_at }
+            Need::Rider {
+                excluded: excluded.clone(),
+                since: (*since).max(starts),
+                ready_at: cooking_until(kitchen, dispatch),
+            }
         }
         Phase::Active { courier: Courier::Offered { rider, .. } | Courier::Assigned { rider }, .. }
         | Phase::PickedUp { rider, .. } => Need::Holds(*rider),
@@ -59,10 +59,7 @@ pub fn deadlines(
                 };
                 // Not before the food is due: until then a rider is sent only once it would
                 // arrive in time, so having none yet is no alarm.
-                let due = match (kitchen, dispatch.release) {
-                    (Kitchen::Preparing { ready_by }, Release::BeforeReady) => Some(*ready_by),
-                    _ => None,
-                };
+                let due = cooking_until(kitchen, dispatch);
                 let escalate = after(dispatch.alert_after()).map(|at| due.map_or(at, |due| at.max(due)));
                 if let (None, Some(at)) = (order.dispatch_alerted_at, escalate) {
                     wanted.push((at, OrderCommand::EscalateDispatch));
@@ -98,6 +95,15 @@ pub fn dispatch_starts(order: &Order, dispatch: &DispatchSettings) -> Option<Dat
     };
     let lead = chrono::Duration::seconds(dispatch.release_lead_secs.min(1 << 32) as i64);
     Some(ready.map_or(accepted, |ready| accepted.max(ready - lead)))
+}
+
+/// When the food still cooking is due, for dispatch timed to the kitchen
+/// ([`Release::BeforeReady`]); `None` once it is ready, or when dispatch is not timed.
+fn cooking_until(kitchen: &Kitchen, dispatch: &DispatchSettings) -> Option<DateTime<Utc>> {
+    match (kitchen, dispatch.release) {
+        (Kitchen::Preparing { ready_by }, Release::BeforeReady) => Some(*ready_by),
+        _ => None,
+    }
 }
 
 /// When a kitchen that promised `prep_minutes`, ready by `ready_by`, is well past its

@@ -177,7 +177,8 @@ pub struct Considered {
     pickup_eta_secs: f64,
     /// The pickup ETA less a bonus when other orders waited longer.
     cost_secs: f64,
-    /// `chosen`; `offered_another_order` (then `order` says which); or `farther`.
+    /// `chosen`; `offered_another_order` or `kept_for_another_order` (its food not due yet;
+    /// `order` says which); or `farther`.
     verdict: String,
     order: Option<Uuid>,
 }
