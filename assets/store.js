@@ -7,6 +7,14 @@
 
   const message = (text) => { document.getElementById("message").textContent = text || ""; };
 
+  // Who comes for the order and when: the rider's id and when it should take the food.
+  function rider(entry) {
+    if (!entry.rider_id) return "";
+    const who = `rider #${Baedal.shortId(entry.rider_id)}`;
+    if (entry.status === "picked_up") return `${who} has it`;
+    return entry.pickup_at ? `${who} takes it about ${Baedal.clock(entry.pickup_at)}` : `${who} coming`;
+  }
+
   function ticket(entry) {
     const article = document.createElement("article");
     article.className = "panel ticket";
@@ -27,7 +35,7 @@
     const info = document.createElement("div");
     info.className = "muted";
     const deadline = entry.accept_by ? `answer by ${Baedal.clock(entry.accept_by)}` : entry.ready_by ? `ready by ${Baedal.clock(entry.ready_by)}` : "";
-    info.textContent = [`${Baedal.money(entry.total)}`, `placed ${Baedal.clock(entry.placed_at)}`, deadline, entry.rider_id ? "rider assigned" : ""]
+    info.textContent = [`${Baedal.money(entry.total)}`, `placed ${Baedal.clock(entry.placed_at)}`, deadline, rider(entry)]
       .filter(Boolean).join(" · ");
     const actions = document.createElement("div");
     actions.className = "actions";
@@ -67,7 +75,7 @@
       // Tickets that did not change stay as they are, so a choice being made on one is kept.
       const shown = new Map([...section.querySelectorAll("article")].map((a) => [a.dataset.order, a]));
       const tickets = board.orders.map((entry) => {
-        const signature = [entry.status, entry.rider_id, entry.ready_by].join("|");
+        const signature = [entry.status, entry.rider_id, entry.ready_by, entry.pickup_at].join("|");
         const existing = shown.get(entry.order_id);
         if (existing && existing.dataset.signature === signature) return existing;
         const fresh = ticket(entry);

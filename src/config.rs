@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dispatch::TripSettings;
 use crate::http::limits::LimitSettings;
 use crate::matching::SpeedModel;
 use crate::payment::SandboxSettings;
@@ -246,6 +247,8 @@ pub struct DispatchSettings {
     pub release: Release,
     /// With `before_ready`: dispatch starts at most this long before the food is due.
     pub release_lead_secs: u64,
+    /// How orders are grouped into one rider's trip.
+    pub trips: TripSettings,
 }
 
 /// When an order is put up for dispatch.
@@ -484,6 +487,7 @@ impl Default for DispatchSettings {
             lapsed_offers_offline: 3,
             release: Release::BeforeReady,
             release_lead_secs: 420,
+            trips: TripSettings::default(),
         }
     }
 }

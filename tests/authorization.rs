@@ -88,6 +88,7 @@ fn rows() -> Vec<Row> {
         row("put", "/v1/ops/payment-sandbox", "1333333A", |_, _| json!({"failing": false}), Assigned),
         row("get", "/v1/ops/city", "1333333A", none, Assigned),
         row("get", "/v1/ops/orders/{order}/dispatch", "1333333A", none, Assigned),
+        row("post", "/v1/ops/orders/{order}/reassign", "1333333A", none, Fresh),
         row("get", "/v1/stores", "AAAAAAAA", none, Assigned),
         row(
             "post",
@@ -115,6 +116,8 @@ fn rows() -> Vec<Row> {
         row("post", "/v1/riders", "1333333A", |_, _| json!({"name": "R"}), Assigned),
         row("get", "/v1/riders/{rider}", "13333A3A", none, Assigned),
         row("put", "/v1/riders/{rider}/location", "13333A33", |_, _| json!({"lat": STORE.0, "lon": STORE.1}), Assigned),
+        row("post", "/v1/riders/{rider}/offer/accept", "13333A33", none, Assigned),
+        row("post", "/v1/riders/{rider}/offer/decline", "13333A33", none, Assigned),
         row("post", "/v1/riders/{rider}/offers/{order}/accept", "13333A33", none, Assigned),
         row("post", "/v1/riders/{rider}/offers/{order}/decline", "13333A33", none, Assigned),
         row("post", "/v1/riders/{rider}/jobs/{order}/pickup", "13333A33", none, Assigned),

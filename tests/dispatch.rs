@@ -4,6 +4,8 @@
 mod common;
 
 use baedal::auth::Role;
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 use common::server::order_body;
 use common::ws::{connect, token};
@@ -19,8 +21,12 @@ fn time(order: &Value, field: &str) -> DateTime<Utc> {
 }
 
 async fn accepted_order(server: &TestServer, store: &str, item: &str, key: &str) -> String {
+    accepted_order_to(server, store, item, key, DROPOFF).await
+}
+
+async fn accepted_order_to(server: &TestServer, store: &str, item: &str, key: &str, door: (f64, f64)) -> String {
     let api = &server.api;
-    let (status, body) = api.place(key, &order_body(store, item, CUSTOMER, DROPOFF)).await;
+    let (status, body) = api.place(key, &order_body(store, item, CUSTOMER, door)).await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     api.wait_status(&id, "awaiting_store").await;
@@ -125,7 +131,12 @@ async fn the_tick_assigns_jobs_as_a_batch(backend: Backend) {
 /// socket, and the operator sees it; going online again clears the mark.
 async fn a_rider_who_lets_three_offers_lapse_goes_offline(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = TestServer::start(&db, &[("BAEDAL__DISPATCH__OFFER_TIMEOUT_SECS", "1")]);
+    // One order per offer: a rider excluded from every order of a lapsed trip would have
+    // nothing left to be offered.
+    let server = TestServer::start(
+        &db,
+        &[("BAEDAL__DISPATCH__OFFER_TIMEOUT_SECS", "1"), ("BAEDAL__DISPATCH__TRIPS__MAX_ORDERS", "1")],
+    );
     let api = &server.api;
     let (store, item) = api.create_store(STORE, 60).await;
     let rider = api.create_rider("Pocket", STORE).await;
@@ -137,14 +148,20 @@ async fn a_rider_who_lets_three_offers_lapse_goes_offline(backend: Backend) {
     }
     let mut offered = Vec::new();
     let told = loop {
-        let message = app.until("an offer or the rider", |m| m["type"] == "offer" || m["type"] == "rider").await;
+        let offline = |m: &Value| m["type"] == "rider" && m["rider"]["online"] == false;
+        let message = app.until("an offer or the rider offline", |m| m["type"] == "offer" || offline(m)).await;
         match message["type"].as_str() {
-            Some("offer") => offered.push(message["order"]["id"].as_str().unwrap().to_owned()),
+            Some("offer") => offered.push((
+                message["deadline"].as_str().unwrap().to_owned(),
+                message["order"]["id"].as_str().unwrap().to_owned(),
+            )),
             _ => break message,
         }
     };
-    assert_eq!(offered.len(), 3, "set offline at the third lapse, not before or after: {offered:?}");
-    for id in &offered {
+    // The orders of one offer (one trip) share its deadline and lapse as one offer.
+    let offers: BTreeSet<&str> = offered.iter().map(|(deadline, _)| deadline.as_str()).collect();
+    assert_eq!(offers.len(), 3, "set offline at the third lapse, not before or after: {offered:?}");
+    for (_, id) in &offered {
         let (status, log) = api.get(&format!("/v1/ops/orders/{id}/dispatch")).await;
         assert_eq!(status, 200, "{log}");
         assert_eq!(log["decisions"][0]["rider"], rider.as_str(), "every offer has its decision: {log}");
@@ -205,7 +222,147 @@ async fn a_rider_is_sent_to_arrive_as_the_food_is_ready(backend: Backend) {
     assert_eq!(offered["rider_id"], other.as_str());
 }
 
+/// Two orders of one store, due together, are offered to one rider as one trip over its
+/// socket: both offers share a deadline, the rider's route lists both pickups before both
+/// doors, and one `accept_trip` takes both. A third order of the store joins the trip under
+/// way. The store sees who comes; the rider picks up and delivers stop by stop; every offer
+/// has its decision, naming the trip.
+async fn orders_of_one_store_ride_as_one_trip_and_a_third_joins_it(backend: Backend) {
+    const DOORS: [(f64, f64); 3] = [(37.5765, 126.978), (37.5745, 126.979), (37.5755, 126.9765)];
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, &[]);
+    let api = &server.api;
+    let (store, item) = api.create_store(STORE, 60).await;
+    let a = accepted_order_to(&server, &store, &item, "trip-a", DOORS[0]).await;
+    let b = accepted_order_to(&server, &store, &item, "trip-b", DOORS[1]).await;
+    let (status, body) = api.post("/v1/riders", json!({"name": "Tripper"})).await;
+    assert_eq!(status, 201, "{body}");
+    let rider = body["id"].as_str().unwrap().to_owned();
+    let mut app = connect(&api.base, "/v1/ws/rider", &token(Role::Rider, &rider)).await;
+    app.until("the snapshot", |m| m["type"] == "snapshot").await;
+    app.send(json!({"type": "online", "request_id": "on", "position": {"lat": STORE.0, "lon": STORE.1}})).await;
+
+    let mut offered: BTreeMap<String, String> = BTreeMap::new();
+    while offered.len() < 2 {
+        let offer = app.until("an offer", |m| m["type"] == "offer").await;
+        offered.insert(offer["order"]["id"].as_str().unwrap().into(), offer["deadline"].as_str().unwrap().into());
+    }
+    assert_eq!(offered.keys().cloned().collect::<BTreeSet<_>>(), BTreeSet::from([a.clone(), b.clone()]));
+    assert_eq!(offered.values().collect::<BTreeSet<_>>().len(), 1, "one offer, one deadline: {offered:?}");
+    let four = |m: &Value| m["type"] == "rider" && m["rider"]["trip"].as_array().is_some_and(|t| t.len() == 4);
+    let told = app.until("the trip on the rider's route", four).await;
+    let kinds: Vec<&str> =
+        told["rider"]["trip"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["pickup", "pickup", "dropoff", "dropoff"], "{told}");
+    assert!(told["rider"]["trip"].as_array().unwrap().iter().all(|s| s["offered"] == true), "{told}");
+
+    app.send(json!({"type": "accept_trip", "request_id": "take"})).await;
+    let ack = app.until("the trip taken", |m| m["type"] == "ack" && m["request_id"] == "take").await;
+    let route = ack["result"]["trip"].as_array().unwrap();
+    assert!(route.len() == 4 && route.iter().all(|s| s["offered"] == false), "{ack}");
+    for (order, other) in [(&a, &b), (&b, &a)] {
+        assert_eq!(api.order(order).await["dispatch"], "assigned");
+        let (_, log) = api.get(&format!("/v1/ops/orders/{order}/dispatch")).await;
+        assert_eq!(log["decisions"][0]["rider"], rider.as_str(), "{log}");
+        assert_eq!(log["decisions"][0]["trip"], json!([other]), "{log}");
+    }
+
+    // A third order of the same store, due with the others, joins the trip under way.
+    let c = accepted_order_to(&server, &store, &item, "trip-c", DOORS[2]).await;
+    app.until("the offer to join", |m| m["type"] == "offer" && m["order"]["id"] == c.as_str()).await;
+    app.send(json!({"type": "accept_trip", "request_id": "join"})).await;
+    let ack = app.until("the trip grown", |m| m["type"] == "ack" && m["request_id"] == "join").await;
+    assert_eq!(ack["result"]["trip"].as_array().unwrap().len(), 6, "{ack}");
+    let (_, log) = api.get(&format!("/v1/ops/orders/{c}/dispatch")).await;
+    assert_eq!(log["decisions"][0]["joins_trip"], true, "{log}");
+    let mates: BTreeSet<&str> =
+        log["decisions"][0]["trip"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(mates, BTreeSet::from([a.as_str(), b.as_str()]), "{log}");
+
+    // The store sees who comes for each order.
+    let store_api = api.as_role(Role::Store, &store);
+    let (_, board) = store_api.get(&format!("/v1/stores/{store}/orders")).await;
+    for entry in board["orders"].as_array().unwrap() {
+        assert_eq!(entry["rider_id"], rider.as_str(), "{board}");
+    }
+
+    // Stop by stop: the food is ready, the rider takes all three, then rides its route.
+    for id in [&a, &b, &c] {
+        let (status, body) = api.post(&format!("/v1/stores/{store}/orders/{id}/ready"), json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    api.ping(&rider, STORE).await;
+    for id in [&a, &b, &c] {
+        app.send(json!({"type": "pick_up", "request_id": format!("up-{id}"), "order_id": id})).await;
+        let ack = app.until("the pickup", |m| m["request_id"] == format!("up-{id}").as_str()).await;
+        assert_eq!(ack["result"]["status"], "picked_up", "{ack}");
+    }
+    let (_, view) = api.get(&format!("/v1/riders/{rider}")).await;
+    let doors: Vec<(String, f64, f64)> = view["trip"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["order_id"].as_str().unwrap().to_owned(),
+                s["at"]["lat"].as_f64().unwrap(),
+                s["at"]["lon"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(doors.len(), 3, "only the doors are left: {view}");
+    for (id, lat, lon) in doors {
+        api.ping(&rider, (lat, lon)).await;
+        app.send(json!({"type": "deliver", "request_id": format!("door-{id}"), "order_id": id})).await;
+        let ack = app.until("the delivery", |m| m["request_id"] == format!("door-{id}").as_str()).await;
+        assert_eq!(ack["result"]["status"], "delivered", "{ack}");
+    }
+    let (_, view) = api.get(&format!("/v1/riders/{rider}")).await;
+    assert_eq!((view["duty"]["status"].as_str(), view["trip"].as_array().map(Vec::len)), (Some("idle"), Some(0)));
+}
+
+/// An operator takes an order from its rider before pickup: it leaves the rider's trip, goes
+/// back to dispatch, and is never offered to that rider again.
+async fn an_operator_reassigns_an_order_and_the_trip_shrinks(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, &[]);
+    let api = &server.api;
+    let (store, item) = api.create_store(STORE, 60).await;
+    let first = api.create_rider("First", STORE).await;
+    let id = accepted_order(&server, &store, &item, "reassign").await;
+    api.wait_order(&id, 10, |o| o["dispatch"] == "offered" && o["rider_id"] == first.as_str()).await;
+    let (status, _) = api.post(&format!("/v1/riders/{first}/offer/accept"), json!({})).await;
+    assert_eq!(status, 200);
+    let (status, body) =
+        api.as_role(Role::Rider, &first).post(&format!("/v1/ops/orders/{id}/reassign"), json!({})).await;
+    assert_eq!(status, 403, "riders do not reassign: {body}");
+    let second = api.create_rider("Second", STORE).await;
+    let (status, body) = api.post(&format!("/v1/ops/orders/{id}/reassign"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    // The rider's trip shrinks as the order tells it.
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        view = api.get(&format!("/v1/riders/{first}")).await.1;
+        if view["trip"].as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(view["trip"].as_array().map(Vec::len), Some(0), "{view}");
+    let offered = api.wait_order(&id, 10, |o| o["dispatch"] == "offered").await;
+    assert_eq!(offered["rider_id"], second.as_str(), "never back to the first rider");
+    // Nothing to take from an order with its food on board, or with no rider.
+    let (status, body) = api.post(&format!("/v1/ops/orders/{id}/reassign"), json!({})).await;
+    assert_eq!(status, 200, "an offer can be taken back too: {body}");
+    let (status, body) = api.post(&format!("/v1/ops/orders/{id}/reassign"), json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = api.post(&format!("/v1/riders/{first}/offer/accept"), json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("no_offer")), "{body}");
+}
+
 on_both_backends!(
+    orders_of_one_store_ride_as_one_trip_and_a_third_joins_it,
+    an_operator_reassigns_an_order_and_the_trip_shrinks,
     a_rider_is_sent_to_arrive_as_the_food_is_ready,
     an_unserved_job_widens_its_radius_then_escalates_then_gives_up,
     the_tick_assigns_jobs_as_a_batch,

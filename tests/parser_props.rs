@@ -74,6 +74,8 @@ fn commands_of(role: Role) -> &'static [(&'static str, &'static [(&'static str, 
             ("location", &[("lat", Degrees(90.0)), ("lon", Degrees(180.0))]),
             ("online", &[("request_id", RequestId), ("position", Position)]),
             ("offline", &[("request_id", RequestId)]),
+            ("accept_trip", &[("request_id", RequestId)]),
+            ("decline_trip", &[("request_id", RequestId)]),
             ("accept_offer", ORDER),
             ("decline_offer", ORDER),
             ("pick_up", ORDER),
@@ -164,6 +166,8 @@ fn echo(command: &Command) -> Value {
             ("online", json!({"request_id": request_id, "position": point(position)}))
         }
         Command::Rider(RiderCommand::Offline { request_id }) => ("offline", json!({"request_id": request_id})),
+        Command::Rider(RiderCommand::AcceptTrip { request_id }) => ("accept_trip", json!({"request_id": request_id})),
+        Command::Rider(RiderCommand::DeclineTrip { request_id }) => ("decline_trip", json!({"request_id": request_id})),
         Command::Rider(RiderCommand::AcceptOffer { request_id, order_id }) => {
             ("accept_offer", json!({"request_id": request_id, "order_id": order_id}))
         }

@@ -26,7 +26,12 @@ fn summary(order: &Value) -> (Value, Value, Value) {
 
 async fn restart_mid_order(backend: Backend, stop: Stop) {
     let db = TestDb::new(backend).await;
-    let mut server = TestServer::start(&db, &[("BAEDAL__ORDERS__SNAPSHOT_EVERY", "3")]);
+    // One order per rider, so that each rider stands for one stage of an order's life
+    // (trips of several orders are recovered the same way, order by order).
+    let mut server = TestServer::start(
+        &db,
+        &[("BAEDAL__ORDERS__SNAPSHOT_EVERY", "3"), ("BAEDAL__DISPATCH__TRIPS__MAX_ORDERS", "1")],
+    );
     let api = server.api.clone();
     let (store, item) = api.create_store(STORE, 600).await;
     let (quick_store, quick_item) = api.create_store(STORE, 3).await;

@@ -21,7 +21,7 @@ use std::time::Instant;
 use actix::prelude::*;
 use chrono::Utc;
 
-use crate::dispatch::{Board, Policy};
+use crate::dispatch::{Board, Places, Policy};
 use crate::domain::order::OrderCommand;
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
 use crate::telemetry::names;
@@ -43,7 +43,7 @@ pub struct RiderPresence {
 #[rtype(result = "()")]
 pub struct OrderNeeds {
     pub order: OrderId,
-    pub pickup: GeoPoint,
+    pub places: Places<GeoPoint>,
     pub need: Need,
 }
 
@@ -68,14 +68,6 @@ impl Dispatcher {
         Dispatcher { zone, platform, board: Board::new() }
     }
 
-    fn release_claims(&self, claims: Vec<(OrderId, RiderId)>) {
-        for (order, rider) in claims {
-            if let Some(addr) = self.platform.order(order) {
-                addr.do_send(Execute::new(OrderCommand::ReleaseRider { rider }));
-            }
-        }
-    }
-
     fn tick(&mut self, ctx: &mut Context<Self>) {
         if !self.platform.dispatching() {
             return;
@@ -84,11 +76,14 @@ impl Dispatcher {
         let (waiting, free) = (self.board.waiting_orders(), self.board.free_riders());
         let (offers, decisions) =
             self.board.tick_explained(Utc::now(), &self.platform.settings.dispatch, Policy::Optimal);
-        if waiting == 0 || free == 0 {
+        if waiting == 0 {
+            return;
+        }
+        metrics::histogram!(names::DISPATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
+        if offers.is_empty() {
             return;
         }
         self.platform.decisions.push(decisions);
-        metrics::histogram!(names::DISPATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
         tracing::debug!(
             zone = %self.zone,
             jobs = waiting,
@@ -134,8 +129,7 @@ impl Handler<OrderNeeds> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, needs: OrderNeeds, _: &mut Context<Self>) {
-        let claims = self.board.needs(needs.order, needs.pickup, needs.need);
-        self.release_claims(claims);
+        self.board.needs(needs.order, needs.places, needs.need);
     }
 }
 

@@ -27,7 +27,7 @@ pub use error::CommandError;
 pub use lifecycle::{recover, shutdown, spawn_position_writer, Recovered};
 pub use order_actor::{Execute, GetOrder, GetOrderVersioned, OrderActor};
 pub use platform::Platform;
-pub use rider_actor::{GetRider, Ping, RiderActor, RiderCmd, RiderView};
+pub use rider_actor::{GetOffer, GetRider, Ping, RiderActor, RiderCmd, RiderView, TripStop};
 pub use store_actor::{BoardEntry, GetBoard, GetStore, QuoteOrder, StoreActor, StoreCmd};
 
 use actix::Message;

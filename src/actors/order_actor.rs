@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use crate::dispatch::duties;
 use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderEvent, OrderStatus, Payment, Phase};
 use crate::domain::rider::Duty;
-use crate::domain::{GeoPoint, OrderId, RiderId};
-use crate::matching::eta;
+use crate::domain::{OrderId, RiderId};
+use crate::matching::eta::{self, RiderAt};
 use crate::payment::PaymentError;
 use crate::telemetry::names;
 
@@ -63,12 +63,12 @@ pub struct GetOrderVersioned;
 #[rtype(result = "()")]
 pub struct Resync;
 
-/// The rider holding this order moved: the ETA may change.
+/// The rider holding this order moved, or its trip changed: the ETA may change.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RiderMoved {
     pub rider: RiderId,
-    pub position: GeoPoint,
+    pub at: RiderAt,
 }
 
 pub struct OrderActor {
@@ -80,8 +80,8 @@ pub struct OrderActor {
     payment_in_flight: bool,
     /// The rider whose view of their duty we last set, so it can be cleared on release.
     rider_told: Option<RiderId>,
-    /// Where that rider was last seen, for the ETA.
-    rider_position: Option<(RiderId, GeoPoint)>,
+    /// Where that rider was last seen and what its trip means for this order, for the ETA.
+    rider_position: Option<(RiderId, RiderAt)>,
     /// When the customer was last sent the rider's position (at most once a second).
     position_pushed: Option<Instant>,
     /// The status this order is counted under in the metrics.
@@ -271,7 +271,7 @@ impl OrderActor {
         let Some(need) = duties::need(order, &self.platform.settings.dispatch) else { return };
         self.platform.dispatcher(&order.terms.zone).do_send(OrderNeeds {
             order: self.id,
-            pickup: order.terms.pickup,
+            places: duties::places(order),
             need,
         });
     }
@@ -291,12 +291,12 @@ impl OrderActor {
         let current = duty.as_ref().map(|(rider, _)| *rider);
         if let Some(previous) = self.rider_told.filter(|previous| Some(*previous) != current) {
             if let Some(addr) = self.platform.rider(previous) {
-                addr.do_send(JobUpdate { order: id, duty: Duty::Idle });
+                addr.do_send(JobUpdate { order: id, duty: Duty::Idle, places: duties::places(order) });
             }
         }
         if let Some((rider, duty)) = duty {
             if let Some(addr) = self.platform.rider(rider) {
-                addr.do_send(JobUpdate { order: id, duty });
+                addr.do_send(JobUpdate { order: id, duty, places: duties::places(order) });
             }
         }
         self.rider_told = current;
@@ -498,7 +498,7 @@ impl Handler<RiderMoved> for OrderActor {
     type Result = ();
 
     fn handle(&mut self, moved: RiderMoved, ctx: &mut Context<Self>) {
-        self.rider_position = Some((moved.rider, moved.position));
+        self.rider_position = Some((moved.rider, moved.at));
         let Some(order) = self.stream.state.clone() else { return };
         if order.rider() != Some(moved.rider) {
             return;
@@ -510,7 +510,7 @@ impl Handler<RiderMoved> for OrderActor {
         if on_the_job && self.position_pushed.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
             self.position_pushed = Some(Instant::now());
             let push =
-                Push::RiderPosition { order: self.id, rider: moved.rider, position: moved.position, at: Utc::now() };
+                Push::RiderPosition { order: self.id, rider: moved.rider, position: moved.at.position, at: Utc::now() };
             self.platform.hub.publish(Topic::Customer(order.terms.customer_id), &push);
         }
     }

@@ -1,16 +1,20 @@
 //! One actor per rider: on/off duty (event-sourced), the live position (memory, written
-//! behind in batches) and a view of the rider's current offer or job, which the order that
-//! holds the rider keeps current.
+//! behind in batches) and a view of the rider's trip (the orders it is offered, riding to
+//! or carrying), which the orders that hold the rider keep current. The actor routes the
+//! trip ([`trip::route`]) and tells each order what the route means for its ETA.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::dispatch::trip::{self, Leg, Places, StopKind};
 use crate::domain::order::OrderCommand;
 use crate::domain::rider::{Duty, OfflineReason, Rider, RiderCommand, RiderError, RiderEvent};
 use crate::domain::{GeoPoint, OrderId, RiderId, ZoneId};
+use crate::matching::eta::RiderAt;
 use crate::persistence::PositionRecord;
 
 use super::dispatcher::RiderPresence;
@@ -25,11 +29,27 @@ pub struct RiderView {
     pub name: String,
     pub zone: ZoneId,
     pub online: bool,
+    /// The most pressing of its jobs: an offer to answer, then food on board, then a store
+    /// to ride to.
     pub duty: Duty,
+    /// The route through every stop left on its trip, offered stops included, in order.
+    pub trip: Vec<TripStop>,
     pub position: Option<GeoPoint>,
     pub position_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offline_reason: Option<OfflineReason>,
+}
+
+/// One stop of a rider's route.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TripStop {
+    pub order_id: OrderId,
+    pub kind: StopKind,
+    pub at: GeoPoint,
+    /// When the rider gets here riding from where it is now (food still cooking aside).
+    pub eta: DateTime<Utc>,
+    /// The order is offered and not yet taken: the stop stays on the route if it is.
+    pub offered: bool,
 }
 
 #[derive(Message)]
@@ -49,6 +69,7 @@ pub struct Ping {
 pub struct JobUpdate {
     pub order: OrderId,
     pub duty: Duty,
+    pub places: Places<GeoPoint>,
 }
 
 /// How an offer to this rider ended, told by the order it was for: answered (taken or
@@ -64,15 +85,24 @@ pub struct OfferOutcome {
 #[rtype(result = "Result<Option<RiderView>, CommandError>")]
 pub struct GetRider;
 
+/// The orders offered to the rider and not yet answered: the offer it answers as a whole.
+#[derive(Message)]
+#[rtype(result = "Vec<OrderId>")]
+pub struct GetOffer;
+
 pub struct RiderActor {
     id: RiderId,
     platform: Arc<Platform>,
     stream: Stream<Rider>,
-    duty: Duty,
+    /// Its trip: each order holding it, what the rider does for it, and where.
+    jobs: BTreeMap<OrderId, (Duty, Places<GeoPoint>)>,
     position: Option<(GeoPoint, DateTime<Utc>)>,
     /// Offers let lapse since the rider last answered one. A view of facts the orders hold
     /// (their `offer_expired` events), kept in memory: a restart forgives the streak.
     lapsed_in_row: u32,
+    /// The answer deadline of the offer last counted as lapsed: the other orders of the same
+    /// offer (one trip) lapse with it, and the offer counts once.
+    last_lapsed: Option<DateTime<Utc>>,
 }
 
 impl RiderActor {
@@ -81,9 +111,10 @@ impl RiderActor {
             id,
             stream: Stream::new(id, platform.clone()),
             platform,
-            duty: Duty::Idle,
+            jobs: BTreeMap::new(),
             position: None,
             lapsed_in_row: 0,
+            last_lapsed: None,
         }
     }
 
@@ -93,18 +124,87 @@ impl RiderActor {
             name: rider.name.clone(),
             zone: rider.zone.clone(),
             online: rider.online,
-            duty: self.duty.clone(),
+            duty: self.duty(),
+            trip: self.route(true),
             position: self.position.map(|(p, _)| p),
             position_at: self.position.map(|(_, at)| at),
             offline_reason: rider.offline_reason,
         })
     }
 
-    /// The order this rider works on keeps its ETA from the rider's position.
-    fn tell_order_where(&self) {
-        let (Some(order), Some((position, _))) = (self.duty.order(), self.position) else { return };
-        if let Some(addr) = self.platform.order(order) {
-            addr.do_send(RiderMoved { rider: self.id, position });
+    /// The most pressing job: an offer waits for an answer, food on board comes before a
+    /// store to ride to.
+    fn duty(&self) -> Duty {
+        let rank = |duty: &Duty| match duty {
+            Duty::Offered { .. } => 0,
+            Duty::Delivering { .. } => 1,
+            Duty::EnRouteToStore { .. } => 2,
+            Duty::Idle => 3,
+        };
+        self.jobs.values().map(|(duty, _)| duty).min_by_key(|duty| rank(duty)).cloned().unwrap_or(Duty::Idle)
+    }
+
+    /// What rules on going offline: food on board, if any, whatever else is going on.
+    fn carrying(&self) -> Duty {
+        let delivering = self.jobs.values().map(|(duty, _)| duty).find(|d| matches!(d, Duty::Delivering { .. }));
+        delivering.cloned().unwrap_or_else(|| self.duty())
+    }
+
+    /// The route from where the rider is through its trip's stops: with the orders only
+    /// offered (for the rider to see what taking them means) or without (what the
+    /// customers are promised until the rider takes them).
+    fn route(&self, with_offered: bool) -> Vec<TripStop> {
+        let Some((position, _)) = self.position else { return Vec::new() };
+        let legs: Vec<Leg<GeoPoint>> = self
+            .jobs
+            .iter()
+            .filter(|(_, (duty, _))| with_offered || !matches!(duty, Duty::Offered { .. }))
+            .map(|(order, (duty, places))| Leg {
+                order: *order,
+                places: *places,
+                picked_up: matches!(duty, Duty::Delivering { .. }),
+            })
+            .collect();
+        let now = Utc::now();
+        trip::route(position, &legs, &self.platform.settings.dispatch.speed)
+            .into_iter()
+            .map(|stop| TripStop {
+                order_id: stop.order,
+                kind: stop.kind,
+                at: stop.at,
+                eta: now + chrono::Duration::milliseconds((stop.arrive_secs * 1000.0) as i64),
+                offered: matches!(self.jobs.get(&stop.order), Some((Duty::Offered { .. }, _))),
+            })
+            .collect()
+    }
+
+    /// Each order on the trip keeps its ETA from the rider's position and the route: when
+    /// the rider reaches its store, and how much the other doors add to its ride.
+    fn tell_orders_where(&self) {
+        let Some((position, _)) = self.position else { return };
+        if self.jobs.is_empty() {
+            return;
+        }
+        let speed = &self.platform.settings.dispatch.speed;
+        let route = self.route(false);
+        for (order, (_, places)) in &self.jobs {
+            let at = |kind| route.iter().find(|s| s.order_id == *order && s.kind == kind).map(|s| s.eta);
+            let to_store_secs = at(StopKind::Pickup).map(|eta| (eta - Utc::now()).num_milliseconds() as f64 / 1000.0);
+            let detour_secs = match (at(StopKind::Pickup), at(StopKind::Dropoff)) {
+                (Some(store), Some(door)) => {
+                    let ride = (door - store).num_milliseconds() as f64 / 1000.0 - speed.pickup_service_secs;
+                    ride - speed.travel_secs(places.pickup.distance_m(&places.dropoff))
+                }
+                (None, Some(door)) => {
+                    let ride = (door - Utc::now()).num_milliseconds() as f64 / 1000.0;
+                    ride - speed.travel_secs(position.distance_m(&places.dropoff))
+                }
+                _ => 0.0,
+            };
+            if let Some(addr) = self.platform.order(*order) {
+                let at = RiderAt { position, to_store_secs, detour_secs: detour_secs.max(0.0) };
+                addr.do_send(RiderMoved { rider: self.id, at });
+            }
         }
     }
 
@@ -120,7 +220,7 @@ stream_handlers!(RiderActor);
 
 impl Supervised for RiderActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        // The duty and the live position are views others keep current: they stay.
+        // The trip and the live position are views others keep current: they stay.
         self.stream.reset();
     }
 }
@@ -158,9 +258,9 @@ impl EventSourced for RiderActor {
                         Some(reason) => tracing::warn!(rider = %self.id, ?reason, "rider set offline"),
                         None => tracing::debug!(rider = %self.id, "rider offline"),
                     }
-                    // An offer or a job not yet picked up goes back to dispatch.
-                    if let Some(order) = self.duty.order() {
-                        if let Some(addr) = self.platform.order(order) {
+                    // Offers and jobs not yet picked up go back to dispatch.
+                    for order in self.jobs.keys() {
+                        if let Some(addr) = self.platform.order(*order) {
                             addr.do_send(Execute::new(OrderCommand::ReleaseRider { rider: self.id }));
                         }
                     }
@@ -187,7 +287,7 @@ impl Handler<RiderCmd> for RiderActor {
 
     fn handle(&mut self, RiderCmd(command): RiderCmd, ctx: &mut Context<Self>) -> Self::Result {
         let now = Utc::now();
-        let duty = self.duty.clone();
+        let duty = self.carrying();
         let run = event_sourced::execute(self, ctx, |rider| Rider::decide(rider, &duty, command, now));
         AtomicResponse::new(Box::pin(run.map(|written, act, _| {
             written?;
@@ -212,7 +312,7 @@ impl Handler<Ping> for RiderActor {
             PositionRecord { rider_id: self.id.as_uuid(), lat: ping.position.lat(), lon: ping.position.lon(), at: now },
         );
         self.announce();
-        self.tell_order_where();
+        self.tell_orders_where();
         self.view().ok_or(CommandError::NotFound("rider"))
     }
 }
@@ -221,13 +321,17 @@ impl Handler<JobUpdate> for RiderActor {
     type Result = ();
 
     fn handle(&mut self, update: JobUpdate, _: &mut Context<Self>) {
-        match update.duty {
-            // Only the order that holds the rider can let it go.
-            Duty::Idle if self.duty.order() != Some(update.order) => {}
-            duty => {
-                self.duty = duty;
-                self.tell_order_where();
-            }
+        let changed = match update.duty {
+            Duty::Idle => self.jobs.remove(&update.order).is_some(),
+            duty => self.jobs.insert(update.order, (duty.clone(), update.places)).is_none_or(|(was, _)| was != duty),
+        };
+        if !changed {
+            return;
+        }
+        self.tell_orders_where();
+        // The rider app hears of its trip's changes (an offer joining it, a stop done).
+        if let Some(view) = self.view() {
+            self.platform.hub.publish_rider(view);
         }
     }
 }
@@ -240,6 +344,16 @@ impl Handler<OfferOutcome> for RiderActor {
             self.lapsed_in_row = 0;
             return;
         }
+        // The order tells of the outcome before it lets the rider go: its job is still the
+        // offer, with the offer's deadline.
+        let offer = match self.jobs.get(&outcome.order) {
+            Some((Duty::Offered { deadline, .. }, _)) => Some(*deadline),
+            _ => None,
+        };
+        if offer.is_some() && offer == self.last_lapsed {
+            return;
+        }
+        self.last_lapsed = offer;
         self.lapsed_in_row += 1;
         let limit = self.platform.settings.dispatch.lapsed_offers_offline;
         if limit == 0 || self.lapsed_in_row < limit {
@@ -251,7 +365,7 @@ impl Handler<OfferOutcome> for RiderActor {
         if let Some(rider) = &self.stream.state {
             self.platform.dispatcher(&rider.zone).do_send(RiderPresence { rider: self.id, position: None });
         }
-        let (now, duty, lapsed) = (Utc::now(), self.duty.clone(), self.lapsed_in_row);
+        let (now, duty, lapsed) = (Utc::now(), self.carrying(), self.lapsed_in_row);
         let command = RiderCommand::SetOfflineUnanswered { lapsed };
         let run = event_sourced::execute(self, ctx, move |rider| Rider::decide(rider, &duty, command, now));
         ctx.wait(run.map(|written, act, _| match written {
@@ -272,5 +386,17 @@ impl Handler<GetRider> for RiderActor {
     fn handle(&mut self, _: GetRider, _: &mut Context<Self>) -> Self::Result {
         self.stream.ensure_loaded()?;
         Ok(self.view())
+    }
+}
+
+impl Handler<GetOffer> for RiderActor {
+    type Result = Vec<OrderId>;
+
+    fn handle(&mut self, _: GetOffer, _: &mut Context<Self>) -> Vec<OrderId> {
+        self.jobs
+            .iter()
+            .filter(|(_, (duty, _))| matches!(duty, Duty::Offered { .. }))
+            .map(|(order, _)| *order)
+            .collect()
     }
 }

@@ -8,7 +8,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::order::{Kitchen, Order, OrderLine, OrderStatus, Phase};
+use crate::domain::order::{Courier, Kitchen, Order, OrderLine, OrderStatus, Phase};
 use crate::domain::store::{Quote, Store, StoreCommand, StoreEvent};
 use crate::domain::{GeoPoint, ItemId, Money, OrderId, RiderId, StoreId};
 
@@ -26,7 +26,10 @@ pub struct BoardEntry {
     /// When the order is auto-rejected if the store has not accepted it.
     pub accept_by: Option<DateTime<Utc>>,
     pub ready_by: Option<DateTime<Utc>>,
+    /// The rider coming for it (offered or on its way), or carrying it.
     pub rider_id: Option<RiderId>,
+    /// When the rider coming for it is expected to take it, along its route.
+    pub pickup_at: Option<DateTime<Utc>>,
 }
 
 impl BoardEntry {
@@ -46,6 +49,12 @@ impl BoardEntry {
                 _ => None,
             },
             rider_id: order.rider(),
+            pickup_at: match &order.phase {
+                Phase::Active { courier: Courier::Offered { .. } | Courier::Assigned { .. }, .. } => {
+                    order.eta.and_then(|eta| eta.pickup_at)
+                }
+                _ => None,
+            },
         }
     }
 }

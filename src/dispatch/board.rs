@@ -1,35 +1,53 @@
-//! One zone's dispatch board: which riders are online and where, which are held by an order
-//! (offered, assigned, carrying), and which orders wait for a rider. Each tick solves the
-//! assignment of all waiting orders to free riders (k nearest candidates each, inside a
-//! radius that widens as the order waits) and hands back the offers to make. A rider is free
-//! when online, not held, and heard from recently; one who declined or let an offer lapse
-//! is never offered that order again (the order lists it in its need).
+//! One zone's dispatch board: which riders are online and where, which are held by orders
+//! (offered, assigned, carrying), and which orders wait for a rider. Each tick first offers
+//! riders already on their way to a store the orders of that neighbourhood that fit their
+//! trip (stacking), then groups the other waiting orders into trips (orders of one store or
+//! of stores close together, due about together; see [`trip`](super::trip)) and solves the
+//! assignment of those trips to free riders (k nearest candidates each, inside a radius that
+//! widens as the order waits), and hands back the offers to make: one per order, the orders
+//! of one trip to the same rider. A rider is free when online, holding nothing, and heard
+//! from recently; one who declined or let an offer lapse is never offered that order again
+//! (the order lists it in its need).
 //!
 //! The board is a view, not a record: riders announce their presence and orders announce
 //! what they need, so after a restart both simply announce again. It owns no clock and
 //! sends no message; every call that depends on time is given `now`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::config::DispatchSettings;
+use crate::config::{DispatchSettings, Release};
 use crate::domain::{GeoPoint, OrderId, RiderId};
 use crate::matching::batch::{self, BatchSettings, Job};
 use crate::matching::{Position, RiderIndex};
 
 use super::decision::{Considered, Decision, Verdict};
+use super::trip::{self, Leg, Places};
 
 /// What an order needs from dispatch now.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Need {
-    /// A rider, other than these, from `since` on; for food due at `ready_at`, a rider
-    /// who would arrive well before it is not sent yet (see [`ARRIVE_EARLY_SECS`]).
+    /// A rider, other than these, from `since` on, for food due at `ready_at` (`None`:
+    /// ready). With dispatch timed to the kitchen ([`Release::BeforeReady`]) a rider who
+    /// would arrive well before the food is not sent yet (see [`ARRIVE_EARLY_SECS`]).
     Rider { excluded: BTreeSet<RiderId>, since: DateTime<Utc>, ready_at: Option<DateTime<Utc>> },
-    /// Nothing new: it holds this rider.
-    Holds(RiderId),
+    /// Nothing new: it holds this rider, at this stage, with its food due at `ready_at`
+    /// (`None`: ready).
+    Holds { rider: RiderId, stage: Stage, ready_at: Option<DateTime<Utc>> },
     /// Nothing: it is done with dispatch.
     Nothing,
+}
+
+/// How far along an order holding a rider is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Offered, not yet answered.
+    Offered,
+    /// Taken; the rider is on its way to the store.
+    Assigned,
+    /// The food is on board.
+    PickedUp,
 }
 
 /// How a tick pairs waiting orders with free riders.
@@ -43,7 +61,8 @@ pub enum Policy {
     Greedy,
 }
 
-/// An offer the tick decided: the rider is held for the order until the order answers.
+/// An offer the tick decided: the rider is held for the order until the order answers. The
+/// offers of one tick to one rider are one trip.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Offer {
     pub order: OrderId,
@@ -61,11 +80,20 @@ pub const ARRIVE_EARLY_SECS: f64 = 60.0;
 
 #[derive(Clone)]
 struct Waiting<P: Position> {
-    pickup: P,
+    places: Places<P>,
     ready_at: Option<DateTime<Utc>>,
     excluded: BTreeSet<RiderId>,
     /// When dispatch started for the order: the radius widens from here.
     since: DateTime<Utc>,
+}
+
+/// An order holding a rider.
+#[derive(Clone)]
+struct Held<P> {
+    rider: RiderId,
+    places: Places<P>,
+    stage: Stage,
+    ready_at: Option<DateTime<Utc>>,
 }
 
 /// Where an online rider was last heard from.
@@ -80,9 +108,11 @@ pub struct Board<P: Position = GeoPoint> {
     online: HashMap<RiderId, Seen<P>>,
     /// Free riders only: online, fresh and not held.
     free: RiderIndex<P>,
-    held_by: HashMap<RiderId, OrderId>,
-    holding: HashMap<OrderId, RiderId>,
-    waiting: HashMap<OrderId, Waiting<P>>,
+    /// The orders each busy rider's trip holds.
+    held_by: HashMap<RiderId, BTreeSet<OrderId>>,
+    holding: HashMap<OrderId, Held<P>>,
+    /// Ordered, so that trips are built the same way from the same state.
+    waiting: BTreeMap<OrderId, Waiting<P>>,
     /// Offers made and not yet answered: a need the order sent before it saw the offer
     /// must not free the rider meanwhile.
     offering: HashMap<OrderId, RiderId>,
@@ -90,7 +120,7 @@ pub struct Board<P: Position = GeoPoint> {
     /// stale (sent before the order saw the offer) or new (the order took the offer and was
     /// let go again at once). Only the order knows: it is asked again once the offer is
     /// answered, whatever the answer.
-    set_aside: std::collections::HashSet<OrderId>,
+    set_aside: HashSet<OrderId>,
 }
 
 impl<P: Position> Default for Board<P> {
@@ -100,9 +130,9 @@ impl<P: Position> Default for Board<P> {
             free: RiderIndex::new(),
             held_by: HashMap::new(),
             holding: HashMap::new(),
-            waiting: HashMap::new(),
+            waiting: BTreeMap::new(),
             offering: HashMap::new(),
-            set_aside: std::collections::HashSet::new(),
+            set_aside: HashSet::new(),
         }
     }
 }
@@ -122,30 +152,22 @@ impl<P: Position> Board<P> {
         self.waiting.len()
     }
 
-    /// Hold `rider` for `order`. When another order already claims the rider (they loaded
-    /// out of step), both claims are returned: each of those orders must let the rider go,
-    /// and one whose food is on board re-claims it.
-    fn hold(&mut self, rider: RiderId, order: OrderId) -> Vec<(OrderId, RiderId)> {
-        let mut conflicts = Vec::new();
-        if let Some(previous) = self.held_by.insert(rider, order) {
-            if previous != order {
-                tracing::warn!(%rider, %previous, %order, "rider claimed by two orders; releasing both");
-                self.holding.remove(&previous);
-                conflicts = vec![(previous, rider), (order, rider)];
-            }
-        }
-        self.holding.insert(order, rider);
+    /// Hold `rider` for `order`: one more order on its trip.
+    fn hold(&mut self, rider: RiderId, order: OrderId, held: Held<P>) {
+        self.held_by.entry(rider).or_default().insert(order);
+        self.holding.insert(order, held);
         self.free.remove(rider);
-        conflicts
     }
 
+    /// `order` lets its rider go; a rider whose trip is then empty is free again.
     fn release(&mut self, order: OrderId) {
-        if let Some(rider) = self.holding.remove(&order) {
-            if self.held_by.get(&rider) == Some(&order) {
-                self.held_by.remove(&rider);
-                if let Some(seen) = self.online.get(&rider) {
-                    self.free.upsert(rider, &seen.position);
-                }
+        let Some(held) = self.holding.remove(&order) else { return };
+        let Some(trip) = self.held_by.get_mut(&held.rider) else { return };
+        trip.remove(&order);
+        if trip.is_empty() {
+            self.held_by.remove(&held.rider);
+            if let Some(seen) = self.online.get(&held.rider) {
+                self.free.upsert(held.rider, &seen.position);
             }
         }
     }
@@ -166,32 +188,31 @@ impl<P: Position> Board<P> {
         }
     }
 
-    /// What `order` (picked up at `pickup`) needs now. Returns the (order, rider) claims
-    /// that must be released because two orders claimed one rider.
-    pub fn needs(&mut self, order: OrderId, pickup: P, need: Need) -> Vec<(OrderId, RiderId)> {
+    /// What `order` (picked up and dropped off at `places`) needs now.
+    pub fn needs(&mut self, order: OrderId, places: Places<P>, need: Need) {
         if self.offering.contains_key(&order) && matches!(need, Need::Rider { .. }) {
             // Perhaps sent before the order saw our offer: the offer stands until answered,
             // and then the order is asked what it needs (see `answered`).
             self.set_aside.insert(order);
-            return Vec::new();
+            return;
         }
-        if let Need::Holds(rider) = need {
-            if self.holding.get(&order) != Some(&rider) {
-                self.release(order);
-            }
-            self.waiting.remove(&order);
-            return self.hold(rider, order);
-        }
-        self.release(order);
         match need {
-            Need::Rider { excluded, since, ready_at } => {
-                self.waiting.insert(order, Waiting { pickup, ready_at, excluded, since });
+            Need::Holds { rider, stage, ready_at } => {
+                if self.holding.get(&order).map(|h| h.rider) != Some(rider) {
+                    self.release(order);
+                }
+                self.waiting.remove(&order);
+                self.hold(rider, order, Held { rider, places, stage, ready_at });
             }
-            Need::Nothing | Need::Holds(_) => {
+            Need::Rider { excluded, since, ready_at } => {
+                self.release(order);
+                self.waiting.insert(order, Waiting { places, ready_at, excluded, since });
+            }
+            Need::Nothing => {
+                self.release(order);
                 self.waiting.remove(&order);
             }
         }
-        Vec::new()
     }
 
     /// Riders not heard from for `stale_after_secs` leave the free index until they ping.
@@ -229,32 +250,41 @@ impl<P: Position> Board<P> {
         explain: bool,
     ) -> (Vec<Offer>, Vec<Decision>) {
         // Capped so a "never stale" setting stays a valid duration.
-        self.drop_stale(now, Duration::seconds(settings.stale_after_secs.min(1 << 40) as i64));
-        if self.waiting.is_empty() || self.free.is_empty() {
+        let stale_after = Duration::seconds(settings.stale_after_secs.min(1 << 40) as i64);
+        self.drop_stale(now, stale_after);
+        // Dispatch starts at `since` (the order's release time): nothing is offered before.
+        let mut eligible: Vec<OrderId> =
+            self.waiting.iter().filter(|(_, job)| job.since <= now).map(|(order, _)| *order).collect();
+        if eligible.is_empty() {
             return (Vec::new(), Vec::new());
         }
-        let mut jobs: Vec<Job<P>> = self
-            .waiting
+        // Oldest first: the exact solver does not care, greedy serves in this order, trips
+        // are led by their oldest order, and ties go to the longest wait.
+        eligible.sort_by_key(|order| (self.waiting[order].since, *order));
+        let deadline = now + Duration::seconds(i64::from(settings.offer_timeout_secs));
+        let (mut offers, mut decisions) = self.stack(&eligible, now, stale_after, settings, policy, explain);
+        if !offers.is_empty() {
+            eligible.retain(|order| !offers.iter().any(|o| o.order == *order));
+        }
+        let trips = self.trips(&eligible, now, settings);
+        if self.free.is_empty() || trips.is_empty() {
+            self.commit(&offers);
+            return (offers, decisions);
+        }
+        let jobs: Vec<Job<P>> = trips
             .iter()
-            // Dispatch starts at `since` (the order's release time): nothing is offered before.
-            .filter(|(_, job)| job.since <= now)
-            .map(|(order, job)| {
-                let waited_secs = (now - job.since).num_milliseconds().max(0) as f64 / 1000.0;
+            .map(|trip| {
+                let lead = &self.waiting[&trip[0]];
+                let waited_secs = (now - lead.since).num_milliseconds().max(0) as f64 / 1000.0;
                 Job {
-                    order: *order,
-                    pickup: job.pickup,
-                    excluded: job.excluded.clone(),
+                    order: trip[0],
+                    pickup: lead.places.pickup,
+                    excluded: trip.iter().flat_map(|order| self.waiting[order].excluded.iter().copied()).collect(),
                     radius_m: settings.radius_after(waited_secs),
                     waited_secs,
                 }
             })
             .collect();
-        // Oldest first: the exact solver does not care, greedy serves in this order, and
-        // ties go to the longest wait.
-        if jobs.is_empty() {
-            return (Vec::new(), Vec::new());
-        }
-        jobs.sort_by(|a, b| b.waited_secs.total_cmp(&a.waited_secs).then(a.order.cmp(&b.order)));
         let batch =
             BatchSettings { k: settings.candidates_k.max(1), speed: settings.speed, age_weight: settings.age_weight };
         let graph = batch::candidates(&jobs, &self.free, &batch);
@@ -262,67 +292,203 @@ impl<P: Position> Board<P> {
             Policy::Optimal => graph.solve(),
             Policy::Greedy => graph.greedy(),
         };
-        let deadline = now + Duration::seconds(i64::from(settings.offer_timeout_secs));
-        let offers: Vec<Offer> = graph
+        let sent: Vec<(usize, RiderId, f64)> = graph
             .pairings(&jobs, &assignment)
             .into_iter()
-            .filter(|p| self.due(p.order, p.pickup_eta_secs, now))
-            .map(|p| Offer { order: p.order, rider: p.rider, deadline, pickup_eta_secs: p.pickup_eta_secs })
+            .filter_map(|p| {
+                let row = jobs.iter().position(|job| job.order == p.order)?;
+                let due = settings.release == Release::AtAccept || self.due(&trips[row], p.pickup_eta_secs, now);
+                due.then_some((row, p.rider, p.pickup_eta_secs))
+            })
             .collect();
-        let decisions = if explain {
-            let (free_riders, waiting_orders) = (self.free.len(), self.waiting.len());
-            jobs.iter()
-                .enumerate()
-                .filter_map(|(row, job)| {
-                    let offer = offers.iter().find(|o| o.order == job.order)?;
-                    let mut candidates: Vec<Considered> = graph
-                        .considered(row, &assignment)
-                        .map(|(rider, pickup_eta_secs, cost_secs, taker)| Considered {
-                            rider,
-                            pickup_eta_secs,
-                            cost_secs,
-                            verdict: match taker.map(|taker| (taker, jobs[taker].order)) {
-                                Some((taker, _)) if taker == row => Verdict::Chosen,
-                                Some((_, other)) if offers.iter().any(|o| o.order == other) => {
-                                    Verdict::OfferedAnotherOrder { order: other }
-                                }
-                                Some((_, other)) => Verdict::KeptForAnotherOrder { order: other },
-                                None => Verdict::Farther,
-                            },
-                        })
-                        .collect();
-                    candidates.sort_by(|a, b| a.cost_secs.total_cmp(&b.cost_secs).then(a.rider.cmp(&b.rider)));
-                    Some(Decision {
-                        order: job.order,
+        let offered = |order: OrderId| sent.iter().any(|(row, _, _)| jobs[*row].order == order);
+        for (row, rider, pickup_eta_secs) in &sent {
+            for order in &trips[*row] {
+                offers.push(Offer { order: *order, rider: *rider, deadline, pickup_eta_secs: *pickup_eta_secs });
+            }
+            if !explain {
+                continue;
+            }
+            let job = &jobs[*row];
+            let mut candidates: Vec<Considered> = graph
+                .considered(*row, &assignment)
+                .map(|(rider, pickup_eta_secs, cost_secs, taker)| Considered {
+                    rider,
+                    pickup_eta_secs,
+                    cost_secs,
+                    verdict: match taker.map(|taker| (taker, jobs[taker].order)) {
+                        Some((taker, _)) if taker == *row => Verdict::Chosen,
+                        Some((_, other)) if offered(other) => Verdict::OfferedAnotherOrder { order: other },
+                        Some((_, other)) => Verdict::KeptForAnotherOrder { order: other },
+                        None => Verdict::Farther,
+                    },
+                })
+                .collect();
+            candidates.sort_by(|a, b| a.cost_secs.total_cmp(&b.cost_secs).then(a.rider.cmp(&b.rider)));
+            for order in &trips[*row] {
+                decisions.push(Decision {
+                    order: *order,
+                    at: now,
+                    policy,
+                    rider: *rider,
+                    pickup_eta_secs: *pickup_eta_secs,
+                    radius_m: job.radius_m,
+                    waited_secs: (now - self.waiting[order].since).num_milliseconds().max(0) as f64 / 1000.0,
+                    free_riders: self.free.len(),
+                    waiting_orders: self.waiting.len(),
+                    candidates: candidates.clone(),
+                    excluded: job.excluded.iter().copied().collect(),
+                    trip: trips[*row].iter().copied().filter(|other| other != order).collect(),
+                    joins_trip: false,
+                });
+            }
+        }
+        self.commit(&offers);
+        (offers, decisions)
+    }
+
+    /// Hold each offered rider for its orders until they answer.
+    fn commit(&mut self, offers: &[Offer]) {
+        for offer in offers {
+            let Some(waiting) = self.waiting.remove(&offer.order) else { continue };
+            let held =
+                Held { rider: offer.rider, places: waiting.places, stage: Stage::Offered, ready_at: waiting.ready_at };
+            self.hold(offer.rider, offer.order, held);
+            self.offering.insert(offer.order, offer.rider);
+        }
+    }
+
+    /// Offer riders on their way to a store (every order taken, nothing on board yet) the
+    /// waiting orders of that neighbourhood that fit their trip: food due within the ready
+    /// window of when the rider would leave the store (it gets there and the trip's food is
+    /// ready), and no order of the trip delayed past the detour cap.
+    fn stack(
+        &self,
+        eligible: &[OrderId],
+        now: DateTime<Utc>,
+        stale_after: Duration,
+        settings: &DispatchSettings,
+        policy: Policy,
+        explain: bool,
+    ) -> (Vec<Offer>, Vec<Decision>) {
+        let (mut offers, mut decisions) = (Vec::new(), Vec::new());
+        let rules = &settings.trips;
+        if rules.max_orders <= 1 || self.held_by.is_empty() {
+            return (offers, decisions);
+        }
+        let deadline = now + Duration::seconds(i64::from(settings.offer_timeout_secs));
+        let window = Duration::seconds(rules.ready_window_secs.min(1 << 32) as i64);
+        let mut riders: Vec<(&RiderId, &BTreeSet<OrderId>)> = self.held_by.iter().collect();
+        riders.sort_by_key(|(rider, _)| **rider);
+        for (rider, held) in riders {
+            let Some(seen) = self.online.get(rider).filter(|seen| now - seen.at <= stale_after) else { continue };
+            let trip: Vec<&Held<P>> = held.iter().filter_map(|order| self.holding.get(order)).collect();
+            let on_the_way = held.len() < rules.max_orders
+                && trip.len() == held.len()
+                && trip.iter().all(|h| h.stage == Stage::Assigned)
+                && held.iter().all(|order| !self.offering.contains_key(order));
+            if !on_the_way {
+                continue;
+            }
+            let trip_ready = trip.iter().filter_map(|h| h.ready_at).max().unwrap_or(now);
+            let mut legs: Vec<Leg<P>> = held
+                .iter()
+                .zip(&trip)
+                .map(|(order, h)| Leg { order: *order, places: h.places, picked_up: false })
+                .collect();
+            for order in eligible {
+                if legs.len() >= rules.max_orders || offers.iter().any(|o: &Offer| o.order == *order) {
+                    continue;
+                }
+                let job = &self.waiting[order];
+                let near = legs.iter().any(|l| l.places.pickup.distance_m(&job.places.pickup) <= rules.store_radius_m);
+                if job.excluded.contains(rider) || !near {
+                    continue;
+                }
+                let eta = settings.speed.travel_secs(seen.position.distance_m(&job.places.pickup));
+                let leaves = trip_ready.max(now + Duration::milliseconds((eta * 1000.0) as i64));
+                let ready = job.ready_at.unwrap_or(now).max(now);
+                if ready > leaves + window || leaves > ready + window {
+                    continue;
+                }
+                legs.push(Leg { order: *order, places: job.places, picked_up: false });
+                if !trip::fits(seen.position, &legs, &settings.speed, rules) {
+                    legs.pop();
+                    continue;
+                }
+                offers.push(Offer { order: *order, rider: *rider, deadline, pickup_eta_secs: eta });
+                if explain {
+                    decisions.push(Decision {
+                        order: *order,
                         at: now,
                         policy,
-                        rider: offer.rider,
-                        pickup_eta_secs: offer.pickup_eta_secs,
-                        radius_m: job.radius_m,
-                        waited_secs: job.waited_secs,
-                        free_riders,
-                        waiting_orders,
-                        candidates,
+                        rider: *rider,
+                        pickup_eta_secs: eta,
+                        radius_m: settings.radius_after(0.0),
+                        waited_secs: (now - job.since).num_milliseconds().max(0) as f64 / 1000.0,
+                        free_riders: self.free.len(),
+                        waiting_orders: self.waiting.len(),
+                        candidates: vec![Considered {
+                            rider: *rider,
+                            pickup_eta_secs: eta,
+                            cost_secs: eta,
+                            verdict: Verdict::Chosen,
+                        }],
                         excluded: job.excluded.iter().copied().collect(),
-                    })
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for offer in &offers {
-            self.waiting.remove(&offer.order);
-            // The rider came from the free index, so nobody else holds it.
-            self.hold(offer.rider, offer.order);
-            self.offering.insert(offer.order, offer.rider);
+                        trip: legs.iter().map(|l| l.order).filter(|other| other != order).collect(),
+                        joins_trip: true,
+                    });
+                }
+            }
         }
         (offers, decisions)
     }
 
-    /// Whether a rider `pickup_eta_secs` away should be sent to `order` now: always, unless
-    /// it would reach the store more than [`ARRIVE_EARLY_SECS`] before the food is due.
-    fn due(&self, order: OrderId, pickup_eta_secs: f64, now: DateTime<Utc>) -> bool {
-        let Some(ready_at) = self.waiting.get(&order).and_then(|w| w.ready_at) else { return true };
+    /// Group `eligible` (oldest first) into trips, each led by its oldest order: the orders
+    /// of stores within the trip radius of the lead's, due within the ready window of it,
+    /// while the trip still fits. With `max_orders = 1` every order is its own trip.
+    fn trips(&self, eligible: &[OrderId], now: DateTime<Utc>, settings: &DispatchSettings) -> Vec<Vec<OrderId>> {
+        let rules = &settings.trips;
+        let ready = |order: &OrderId| self.waiting[order].ready_at.unwrap_or(now).max(now);
+        let mut grouped: HashSet<OrderId> = HashSet::new();
+        let mut trips = Vec::new();
+        for (at, lead) in eligible.iter().enumerate() {
+            if !grouped.insert(*lead) {
+                continue;
+            }
+            let first = &self.waiting[lead];
+            let mut legs = vec![Leg { order: *lead, places: first.places, picked_up: false }];
+            for mate in &eligible[at + 1..] {
+                if legs.len() >= rules.max_orders {
+                    break;
+                }
+                let job = &self.waiting[mate];
+                let apart = (ready(mate) - ready(lead)).num_seconds().unsigned_abs();
+                if grouped.contains(mate)
+                    || first.places.pickup.distance_m(&job.places.pickup) > rules.store_radius_m
+                    || apart > rules.ready_window_secs
+                {
+                    continue;
+                }
+                legs.push(Leg { order: *mate, places: job.places, picked_up: false });
+                if trip::fits(first.places.pickup, &legs, &settings.speed, rules) {
+                    grouped.insert(*mate);
+                } else {
+                    legs.pop();
+                }
+            }
+            trips.push(legs.iter().map(|l| l.order).collect());
+        }
+        trips
+    }
+
+    /// Whether a rider `pickup_eta_secs` away should be sent to `trip` now: always, unless
+    /// it would reach the store more than [`ARRIVE_EARLY_SECS`] before the last of the
+    /// trip's food is due.
+    fn due(&self, trip: &[OrderId], pickup_eta_secs: f64, now: DateTime<Utc>) -> bool {
+        let Some(ready_at) = trip.iter().filter_map(|order| self.waiting.get(order)?.ready_at).max() else {
+            return true;
+        };
         let cooking_left = (ready_at - now).num_milliseconds() as f64 / 1000.0;
         pickup_eta_secs + ARRIVE_EARLY_SECS >= cooking_left
     }
@@ -341,7 +507,7 @@ impl<P: Position> Board<P> {
     pub fn answered(&mut self, order: OrderId, rider: RiderId, taken: bool) -> bool {
         self.offering.remove(&order);
         let set_aside = self.set_aside.remove(&order);
-        if !taken && self.holding.get(&order) == Some(&rider) {
+        if !taken && self.holding.get(&order).map(|h| h.rider) == Some(rider) {
             self.release(order);
             return true;
         }
@@ -362,6 +528,11 @@ mod tests {
         DispatchSettings { base_radius_m: 10_000.0, stale_after_secs: 600, ..DispatchSettings::default() }
     }
 
+    /// A store at (x, y) and a door 500 m east of it.
+    fn at(x: f64, y: f64) -> Places<PlanarPoint> {
+        Places { pickup: PlanarPoint::new(x, y), dropoff: PlanarPoint::new(x + 500.0, y) }
+    }
+
     fn searching(since: i64) -> Need {
         Need::Rider { excluded: BTreeSet::new(), since: t(since), ready_at: None }
     }
@@ -373,19 +544,19 @@ mod tests {
         board.presence(near, Some(PlanarPoint::new(100.0, 0.0)), t(0));
         board.presence(far, Some(PlanarPoint::new(3000.0, 0.0)), t(0));
         let order = OrderId::random();
-        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
+        board.needs(order, at(0.0, 0.0), searching(0));
         let offers = board.tick(t(1), &settings(), Policy::Optimal);
         assert_eq!(offers.len(), 1);
         assert_eq!(offers[0].rider, near);
         assert_eq!(board.free_riders(), 1);
         // A "need a rider" while the offer is out changes nothing yet; once the offer is
         // answered the order is asked again, since it may be searching already.
-        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
+        board.needs(order, at(0.0, 0.0), searching(0));
         assert_eq!(board.waiting_orders(), 0);
         assert!(board.answered(order, near, true), "asked again after a set-aside need");
-        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Holds(near));
+        board.needs(order, at(0.0, 0.0), Need::Holds { rider: near, stage: Stage::Assigned, ready_at: None });
         assert_eq!(board.free_riders(), 1);
-        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Nothing);
+        board.needs(order, at(0.0, 0.0), Need::Nothing);
         assert_eq!(board.free_riders(), 2);
     }
 
@@ -397,7 +568,7 @@ mod tests {
         board.presence(silent, Some(PlanarPoint::new(20.0, 0.0)), t(0));
         let order = OrderId::random();
         let need = Need::Rider { excluded: [declined].into_iter().collect(), since: t(20), ready_at: None };
-        board.needs(order, PlanarPoint::new(0.0, 0.0), need);
+        board.needs(order, at(0.0, 0.0), need);
         assert!(board.tick(t(20), &settings(), Policy::Optimal).is_empty());
         board.presence(silent, Some(PlanarPoint::new(20.0, 0.0)), t(20));
         let offers = board.tick(t(20), &settings(), Policy::Optimal);
@@ -410,7 +581,7 @@ mod tests {
         let rider = RiderId::random();
         board.presence(rider, Some(PlanarPoint::new(0.0, 0.0)), t(0));
         let order = OrderId::random();
-        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
+        board.needs(order, at(0.0, 0.0), searching(0));
         assert_eq!(board.tick(t(0), &settings(), Policy::Greedy).len(), 1);
         assert!(board.answered(order, rider, false));
         assert_eq!(board.free_riders(), 1);
@@ -422,16 +593,16 @@ mod tests {
         let (first, second) = (RiderId::random(), RiderId::random());
         board.presence(first, Some(PlanarPoint::new(0.0, 0.0)), t(0));
         let order = OrderId::random();
-        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(0));
+        board.needs(order, at(0.0, 0.0), searching(0));
         assert_eq!(board.tick(t(0), &settings(), Policy::Greedy).len(), 1);
         // The order takes the offer, the rider declines at once, and the order searches
         // again before the dispatcher hears that the offer was taken.
         let excluded = [first].into_iter().collect();
-        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Rider { excluded, since: t(0), ready_at: None });
+        board.needs(order, at(0.0, 0.0), Need::Rider { excluded, since: t(0), ready_at: None });
         assert!(board.answered(order, first, true), "the order must be asked what it needs");
         // Asked, it says again that it needs a rider, and gets the next one.
         let excluded = [first].into_iter().collect();
-        board.needs(order, PlanarPoint::new(0.0, 0.0), Need::Rider { excluded, since: t(0), ready_at: None });
+        board.needs(order, at(0.0, 0.0), Need::Rider { excluded, since: t(0), ready_at: None });
         board.presence(second, Some(PlanarPoint::new(5.0, 0.0)), t(1));
         let offers = board.tick(t(1), &settings(), Policy::Greedy);
         assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![second]);
@@ -452,10 +623,10 @@ mod tests {
         board.presence(declined, Some(PlanarPoint::new(0.0, 10.0)), t(0));
         let (a, b) = (OrderId::random(), OrderId::random());
         let need_a = Need::Rider { excluded: [declined].into_iter().collect(), since: t(0), ready_at: None };
-        board.needs(a, PlanarPoint::new(0.0, 0.0), need_a);
+        board.needs(a, at(0.0, 0.0), need_a);
         board.needs(
             b,
-            PlanarPoint::new(0.0, 1200.0),
+            at(0.0, 1200.0),
             Need::Rider { excluded: [declined].into_iter().collect(), since: t(0), ready_at: None },
         );
         let settings = DispatchSettings { candidates_k: 3, ..settings() };
@@ -478,12 +649,12 @@ mod tests {
         }
         again.needs(
             a,
-            PlanarPoint::new(0.0, 0.0),
+            at(0.0, 0.0),
             Need::Rider { excluded: [declined].into_iter().collect(), since: t(0), ready_at: None },
         );
         again.needs(
             b,
-            PlanarPoint::new(0.0, 1200.0),
+            at(0.0, 1200.0),
             Need::Rider { excluded: [declined].into_iter().collect(), since: t(0), ready_at: None },
         );
         assert_eq!(again.tick(t(0), &settings, Policy::Optimal), offers);
@@ -495,7 +666,7 @@ mod tests {
         let rider = RiderId::random();
         board.presence(rider, Some(PlanarPoint::new(0.0, 0.0)), t(0));
         let order = OrderId::random();
-        board.needs(order, PlanarPoint::new(0.0, 0.0), searching(10));
+        board.needs(order, at(0.0, 0.0), searching(10));
         assert!(board.tick(t(9), &settings(), Policy::Optimal).is_empty(), "not yet released");
         assert_eq!(board.waiting_orders(), 1);
         let offers = board.tick(t(10), &settings(), Policy::Optimal);
@@ -510,7 +681,7 @@ mod tests {
         board.presence(rider, Some(PlanarPoint::new(1000.0, 0.0)), t(0));
         let order = OrderId::random();
         let need = Need::Rider { excluded: BTreeSet::new(), since: t(0), ready_at: Some(t(10)) };
-        board.needs(order, PlanarPoint::new(0.0, 0.0), need);
+        board.needs(order, at(0.0, 0.0), need);
         for minute in 0..5 {
             assert!(board.tick(t(minute), &settings(), Policy::Optimal).is_empty(), "minute {minute}: too early");
         }
@@ -530,9 +701,9 @@ mod tests {
         board.presence(at_b, Some(PlanarPoint::new(0.0, 100.0)), t(0));
         board.presence(near_a, Some(PlanarPoint::new(0.0, -50.0)), t(0));
         let (a, b) = (OrderId::random(), OrderId::random());
-        board.needs(a, PlanarPoint::new(0.0, 0.0), searching(0));
+        board.needs(a, at(0.0, 0.0), searching(0));
         let later = Need::Rider { excluded: BTreeSet::new(), since: t(0), ready_at: Some(t(10)) };
-        board.needs(b, PlanarPoint::new(0.0, 100.0), later);
+        board.needs(b, at(0.0, 100.0), later);
         let (offers, decisions) = board.tick_explained(t(0), &settings(), Policy::Optimal);
         assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<Vec<_>>(), vec![(a, near_a)]);
         let verdict = |rider| decisions[0].candidates.iter().find(|c| c.rider == rider).map(|c| c.verdict.clone());
@@ -541,13 +712,133 @@ mod tests {
     }
 
     #[test]
-    fn two_claims_on_one_rider_release_both() {
+    fn the_orders_of_a_trip_hold_their_rider_until_the_last_lets_go() {
         let mut board: Board<PlanarPoint> = Board::new();
         let rider = RiderId::random();
+        board.presence(rider, Some(PlanarPoint::new(0.0, 0.0)), t(0));
         let (a, b) = (OrderId::random(), OrderId::random());
-        let here = PlanarPoint::new(0.0, 0.0);
-        assert!(board.needs(a, here, Need::Holds(rider)).is_empty());
-        let released = board.needs(b, here, Need::Holds(rider));
-        assert_eq!(released, vec![(a, rider), (b, rider)]);
+        board.needs(a, at(0.0, 0.0), Need::Holds { rider, stage: Stage::Assigned, ready_at: None });
+        board.needs(b, at(0.0, 0.0), Need::Holds { rider, stage: Stage::PickedUp, ready_at: None });
+        assert_eq!(board.free_riders(), 0);
+        board.needs(a, at(0.0, 0.0), Need::Nothing);
+        assert_eq!(board.free_riders(), 0, "b still holds the rider");
+        board.needs(b, at(0.0, 0.0), Need::Nothing);
+        assert_eq!(board.free_riders(), 1);
+    }
+
+    fn ready(since: i64, ready: i64) -> Need {
+        Need::Rider { excluded: BTreeSet::new(), since: t(since), ready_at: Some(t(ready)) }
+    }
+
+    #[test]
+    fn two_orders_of_one_store_due_together_go_to_one_rider_as_one_trip() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let (near, far) = (RiderId::random(), RiderId::random());
+        board.presence(near, Some(PlanarPoint::new(0.0, 300.0)), t(0));
+        board.presence(far, Some(PlanarPoint::new(0.0, 900.0)), t(0));
+        let (a, b) = (OrderId::random(), OrderId::random());
+        board.needs(a, at(0.0, 0.0), ready(0, 2));
+        board.needs(
+            b,
+            Places { pickup: PlanarPoint::new(0.0, 0.0), dropoff: PlanarPoint::new(400.0, 200.0) },
+            ready(0, 4),
+        );
+        let (offers, decisions) = board.tick_explained(t(2), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<BTreeSet<_>>(), [(a, near), (b, near)].into());
+        assert_eq!(board.free_riders(), 1, "the other rider stays free");
+        let of_b = decisions.iter().find(|d| d.order == b).unwrap();
+        assert_eq!((of_b.trip.clone(), of_b.joins_trip), (vec![a], false));
+        // One order per rider: two riders.
+        let mut single: Board<PlanarPoint> = Board::new();
+        single.presence(near, Some(PlanarPoint::new(0.0, 300.0)), t(0));
+        single.presence(far, Some(PlanarPoint::new(0.0, 900.0)), t(0));
+        single.needs(a, at(0.0, 0.0), ready(0, 2));
+        single.needs(b, at(0.0, 0.0), ready(0, 4));
+        let one_each = DispatchSettings { trips: super::trip::TripSettings::single(), ..settings() };
+        let riders: BTreeSet<RiderId> = single.tick(t(2), &one_each, Policy::Optimal).iter().map(|o| o.rider).collect();
+        assert_eq!(riders, [near, far].into());
+    }
+
+    #[test]
+    fn orders_apart_in_place_or_in_time_do_not_share_a_rider() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        for x in [0.0, 100.0, 200.0] {
+            board.presence(RiderId::random(), Some(PlanarPoint::new(x, 50.0)), t(0));
+        }
+        let (a, other_store, later) = (OrderId::random(), OrderId::random(), OrderId::random());
+        board.needs(a, at(0.0, 0.0), ready(0, 0));
+        board.needs(other_store, at(2000.0, 0.0), ready(0, 0));
+        // Ready 9 minutes after a, outside the 5-minute window; released now all the same.
+        board.needs(later, at(0.0, 0.0), ready(0, 9));
+        let offers = board.tick(t(0), &DispatchSettings { base_radius_m: 50_000.0, ..settings() }, Policy::Optimal);
+        let to_a = offers.iter().find(|o| o.order == a).unwrap().rider;
+        assert!(offers.iter().filter(|o| o.order != a).all(|o| o.rider != to_a), "{offers:?}");
+    }
+
+    #[test]
+    fn a_rider_on_the_way_to_a_store_takes_its_next_order_and_one_with_food_on_board_does_not() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let (on_the_way, carrying, free) = (RiderId::random(), RiderId::random(), RiderId::random());
+        board.presence(on_the_way, Some(PlanarPoint::new(0.0, 400.0)), t(0));
+        board.presence(carrying, Some(PlanarPoint::new(0.0, 10.0)), t(0));
+        board.presence(free, Some(PlanarPoint::new(0.0, 1500.0)), t(0));
+        let (first, second) = (OrderId::random(), OrderId::random());
+        board.needs(first, at(0.0, 0.0), Need::Holds { rider: on_the_way, stage: Stage::Assigned, ready_at: None });
+        board.needs(second, at(0.0, 0.0), Need::Holds { rider: carrying, stage: Stage::PickedUp, ready_at: None });
+        let third = OrderId::random();
+        board.needs(third, at(0.0, 0.0), ready(0, 1));
+        let (offers, decisions) = board.tick_explained(t(0), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<Vec<_>>(), vec![(third, on_the_way)]);
+        assert_eq!((decisions[0].trip.clone(), decisions[0].joins_trip), (vec![first], true));
+        assert_eq!(board.free_riders(), 1);
+        // While that offer is out, nothing more joins the trip.
+        let fourth = OrderId::random();
+        board.needs(fourth, at(0.0, 0.0), ready(0, 1));
+        let offers = board.tick(t(0), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<Vec<_>>(), vec![(fourth, free)]);
+    }
+
+    proptest::proptest! {
+        /// Whatever the board holds, a tick offers no order twice, never one to a rider who
+        /// was excluded from it, and never gives a rider more orders than a trip may hold.
+        #[test]
+        fn no_order_is_in_two_trips_and_no_trip_is_too_big(
+            riders in proptest::collection::vec((0.0..3000.0f64, 0.0..3000.0f64, 0usize..4), 1..8),
+            orders in proptest::collection::vec((0usize..4, 0.0..3000.0f64, 0.0..3000.0f64, 0i64..12, proptest::bool::ANY), 1..14),
+        ) {
+            let stores = [(0.0, 0.0), (150.0, 100.0), (2500.0, 0.0), (0.0, 2500.0)];
+            let mut board: Board<PlanarPoint> = Board::new();
+            let ids: Vec<RiderId> = riders.iter().map(|_| RiderId::random()).collect();
+            let mut holds: HashMap<RiderId, usize> = HashMap::new();
+            for ((x, y, held), rider) in riders.iter().zip(&ids) {
+                board.presence(*rider, Some(PlanarPoint::new(*x, *y)), t(0));
+                for _ in 0..*held {
+                    let store = stores[0];
+                    board.needs(OrderId::random(), at(store.0, store.1), Need::Holds { rider: *rider, stage: Stage::Assigned, ready_at: None });
+                }
+                holds.insert(*rider, *held);
+            }
+            let mut excluded_of: HashMap<OrderId, BTreeSet<RiderId>> = HashMap::new();
+            for (store, x, y, ready_in, exclude) in &orders {
+                let order = OrderId::random();
+                let excluded: BTreeSet<RiderId> = if *exclude { ids.iter().take(2).copied().collect() } else { BTreeSet::new() };
+                excluded_of.insert(order, excluded.clone());
+                let (sx, sy) = stores[*store];
+                let places = Places { pickup: PlanarPoint::new(sx, sy), dropoff: PlanarPoint::new(*x, *y) };
+                board.needs(order, places, Need::Rider { excluded, since: t(0), ready_at: Some(t(*ready_in)) });
+            }
+            let settings = DispatchSettings { base_radius_m: 50_000.0, ..settings() };
+            let offers = board.tick(t(5), &settings, Policy::Optimal);
+            let mut seen = BTreeSet::new();
+            let mut per_rider: HashMap<RiderId, usize> = HashMap::new();
+            for offer in &offers {
+                proptest::prop_assert!(seen.insert(offer.order), "offered twice");
+                proptest::prop_assert!(!excluded_of[&offer.order].contains(&offer.rider));
+                *per_rider.entry(offer.rider).or_default() += 1;
+            }
+            for (rider, offered) in per_rider {
+                proptest::prop_assert!(offered + holds[&rider] <= settings.trips.max_orders.max(holds[&rider]));
+            }
+        }
     }
 }

@@ -32,8 +32,16 @@ pub struct Decision {
     pub waiting_orders: usize,
     /// Every rider considered, cheapest first.
     pub candidates: Vec<Considered>,
-    /// Riders never considered because they declined or let an offer of this order lapse.
+    /// Riders never considered because they declined or let an offer of this order lapse
+    /// (or one of its trip's).
     pub excluded: Vec<RiderId>,
+    /// The other orders of the rider's trip: offered with this one, or (when `joins_trip`)
+    /// already held by the rider, on its way to their store.
+    #[serde(default)]
+    pub trip: Vec<OrderId>,
+    /// The order was added to a trip under way rather than offered to a free rider.
+    #[serde(default)]
+    pub joins_trip: bool,
 }
 
 /// A rider the tick considered for the order.
@@ -93,6 +101,8 @@ mod tests {
                 },
             ],
             excluded: vec![RiderId::random()],
+            trip: vec![OrderId::random()],
+            joins_trip: false,
         };
         let json = serde_json::to_value(&decision).unwrap();
         assert_eq!(json["candidates"][0]["verdict"], "chosen");

@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{DispatchSettings, OrderSettings, Release};
 use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, Phase};
+use crate::domain::GeoPoint;
 
-use super::Need;
+use super::{Need, Places, Stage};
 
 /// What `order` needs from its zone's dispatcher, or `None` while it is not yet the
 /// dispatcher's business (unpaid, or waiting for the store). A rider is needed from when
@@ -17,17 +18,23 @@ pub fn need(order: &Order, dispatch: &DispatchSettings) -> Option<Need> {
     Some(match &order.phase {
         Phase::Active { courier: Courier::Searching { since }, excluded, kitchen } => {
             let starts = dispatch_starts(order, dispatch).unwrap_or(*since);
-            Need::Rider {
-                excluded: excluded.clone(),
-                since: (*since).max(starts),
-                ready_at: cooking_until(kitchen, dispatch),
-            }
+            Need::Rider { excluded: excluded.clone(), since: (*since).max(starts), ready_at: due(kitchen) }
         }
-        Phase::Active { courier: Courier::Offered { rider, .. } | Courier::Assigned { rider }, .. }
-        | Phase::PickedUp { rider, .. } => Need::Holds(*rider),
+        Phase::Active { courier: Courier::Offered { rider, .. }, kitchen, .. } => {
+            Need::Holds { rider: *rider, stage: Stage::Offered, ready_at: due(kitchen) }
+        }
+        Phase::Active { courier: Courier::Assigned { rider }, kitchen, .. } => {
+            Need::Holds { rider: *rider, stage: Stage::Assigned, ready_at: due(kitchen) }
+        }
+        Phase::PickedUp { rider, .. } => Need::Holds { rider: *rider, stage: Stage::PickedUp, ready_at: None },
         Phase::AwaitingPayment | Phase::AwaitingStore { .. } => return None,
         _ => Need::Nothing,
     })
+}
+
+/// Where `order` is picked up and where it goes, as dispatch sees it.
+pub fn places(order: &Order) -> Places<GeoPoint> {
+    Places { pickup: order.terms.pickup, dropoff: order.terms.dropoff }
 }
 
 /// The deadlines `order`'s state calls for, each with the command it fires: the store's
@@ -95,6 +102,14 @@ pub fn dispatch_starts(order: &Order, dispatch: &DispatchSettings) -> Option<Dat
     };
     let lead = chrono::Duration::seconds(dispatch.release_lead_secs.min(1 << 32) as i64);
     Some(ready.map_or(accepted, |ready| accepted.max(ready - lead)))
+}
+
+/// When the food still cooking is due (`None`: it is ready).
+fn due(kitchen: &Kitchen) -> Option<DateTime<Utc>> {
+    match kitchen {
+        Kitchen::Preparing { ready_by } => Some(*ready_by),
+        Kitchen::Ready { .. } => None,
+    }
 }
 
 /// When the food still cooking is due, for dispatch timed to the kitchen
@@ -181,7 +196,8 @@ mod tests {
         // At accept: the moment the store accepts, with no ready time to wait for.
         let at_accept = DispatchSettings { release: Release::AtAccept, ..lead.clone() };
         assert_eq!(dispatch_starts(&twenty, &at_accept), Some(noon()));
-        assert!(matches!(need(&twenty, &at_accept), Some(Need::Rider { ready_at: None, .. })));
+        // Either way the board hears when the food is due (trips group orders by it).
+        assert!(matches!(need(&twenty, &at_accept), Some(Need::Rider { ready_at: Some(_), .. })));
         assert!(matches!(need(&twenty, &lead), Some(Need::Rider { ready_at: Some(_), .. })));
         assert_eq!(dispatch_starts(&order(&accepted_history(noon(), 20)[..2]), &lead), None, "not before acceptance");
     }

@@ -6,6 +6,8 @@
 mod board;
 pub mod decision;
 pub mod duties;
+pub mod trip;
 
-pub use board::{Board, Need, Offer, Policy};
+pub use board::{Board, Need, Offer, Policy, Stage};
 pub use decision::{Considered, Decision, Verdict};
+pub use trip::{Places, TripSettings};

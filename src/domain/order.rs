@@ -316,6 +316,9 @@ pub enum OrderCommand {
     ReleaseRider {
         rider: RiderId,
     },
+    /// An operator takes the job from its rider before the food is on board: back to
+    /// dispatch, and never offered to that rider again.
+    Reassign,
     PickUp {
         rider: RiderId,
     },
@@ -349,6 +352,7 @@ impl OrderCommand {
             OrderCommand::DeclineOffer { .. } => "decline_offer",
             OrderCommand::ExpireOffer { .. } => "expire_offer",
             OrderCommand::ReleaseRider { .. } => "release_rider",
+            OrderCommand::Reassign => "reassign",
             OrderCommand::PickUp { .. } => "pick_up",
             OrderCommand::Deliver { .. } => "deliver",
             OrderCommand::RecordVoid => "record_void",
@@ -411,6 +415,11 @@ pub enum OrderEvent {
         rider: RiderId,
         at: DateTime<Utc>,
     },
+    /// An operator took the job from this rider.
+    RiderReassigned {
+        rider: RiderId,
+        at: DateTime<Utc>,
+    },
     PickedUp {
         rider: RiderId,
         at: DateTime<Utc>,
@@ -453,6 +462,7 @@ impl OrderEvent {
             OrderEvent::RiderDeclined { .. } => "rider_declined",
             OrderEvent::OfferExpired { .. } => "offer_expired",
             OrderEvent::RiderReleased { .. } => "rider_released",
+            OrderEvent::RiderReassigned { .. } => "rider_reassigned",
             OrderEvent::PickedUp { .. } => "picked_up",
             OrderEvent::Delivered { .. } => "delivered",
             OrderEvent::PaymentVoided { .. } => "payment_voided",
@@ -663,6 +673,10 @@ impl Order {
                 C::ReleaseRider { rider },
             ) if *held == rider => vec![E::RiderReleased { rider, at }],
             (_, C::ReleaseRider { .. }) => vec![],
+            (
+                Phase::Active { courier: Courier::Offered { rider, .. } | Courier::Assigned { rider }, .. },
+                C::Reassign,
+            ) => vec![E::RiderReassigned { rider: *rider, at }],
 
             (Phase::Active { kitchen, courier: Courier::Assigned { rider: held }, .. }, C::PickUp { rider }) => {
                 if *held != rider {
@@ -776,7 +790,7 @@ impl Order {
                     *courier = Courier::Assigned { rider: *rider };
                 }
             }
-            E::RiderDeclined { rider, at } | E::OfferExpired { rider, at } => {
+            E::RiderDeclined { rider, at } | E::OfferExpired { rider, at } | E::RiderReassigned { rider, at } => {
                 if let Phase::Active { courier, excluded, .. } = &mut self.phase {
                     excluded.insert(*rider);
                     *courier = Courier::Searching { since: *at };
@@ -881,6 +895,7 @@ fn event_time(event: &OrderEvent) -> DateTime<Utc> {
         | E::RiderDeclined { at, .. }
         | E::OfferExpired { at, .. }
         | E::RiderReleased { at, .. }
+        | E::RiderReassigned { at, .. }
         | E::PickedUp { at, .. }
         | E::Delivered { at, .. }
         | E::PaymentVoided { at }

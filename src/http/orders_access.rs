@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::actors::GetRider;
 use crate::actors::{Execute, GetOrderVersioned, Platform};
+use crate::actors::{GetOffer, GetRider, RiderView};
 use crate::domain::order::{Order, OrderCommand};
 use crate::domain::position::{TrackError, TrackRules};
 use crate::domain::{GeoPoint, OrderId, RiderId, StoreId};
@@ -131,6 +131,36 @@ pub async fn rider_action(
         }
     };
     execute(platform, order_id, command).await
+}
+
+/// The rider takes (or declines) its whole offer: every order offered to it and not yet
+/// answered, one trip. An order that moved on meanwhile (cancelled, say) is skipped; if
+/// none could be answered, the first refusal is the answer. The reply is the rider after it,
+/// with the trip it now rides.
+pub async fn answer_offer(platform: &Arc<Platform>, rider: RiderId, accept: bool) -> Result<RiderView, ApiError> {
+    let addr =
+        platform.find_rider(rider).await.map_err(CommandError::from)?.ok_or_else(|| ApiError::not_found("rider"))?;
+    let offered = addr.send(GetOffer).await.map_err(CommandError::from)?;
+    if offered.is_empty() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "no_offer",
+            "nothing is offered to this rider now",
+        ));
+    }
+    let mut refusal = None;
+    let mut answered = 0;
+    for order in offered {
+        let action = if accept { RiderAction::AcceptOffer } else { RiderAction::DeclineOffer };
+        match rider_action(platform, rider, order, action).await {
+            Ok(_) => answered += 1,
+            Err(error) => refusal = refusal.or(Some(error)),
+        }
+    }
+    if let (0, Some(error)) = (answered, refusal) {
+        return Err(error);
+    }
+    addr.send(GetRider).await.map_err(CommandError::from)??.ok_or_else(|| ApiError::not_found("rider"))
 }
 
 /// Where a rider is by the server's track: its last ping, or `sent` if that agrees with it.

@@ -89,13 +89,35 @@ pub struct Rider {
     name: String,
     zone: String,
     online: bool,
+    /// The most pressing of its jobs: an offer to answer, then food on board, then a store.
     duty: Duty,
+    /// The route through every stop left on its trip, offered stops included, in order.
+    trip: Vec<TripStop>,
     /// The latest known position, from a ping or going online.
     position: Option<Point>,
     position_at: Option<DateTime<Utc>>,
     /// Present when the platform took the rider off duty (offers went unanswered); gone once
     /// the rider is online again.
     offline_reason: Option<OfflineReason>,
+}
+
+/// One stop of a rider's route.
+#[derive(ToSchema)]
+pub struct TripStop {
+    order_id: Uuid,
+    kind: StopKind,
+    at: Point,
+    /// When the rider gets here riding from where it is now (food still cooking aside).
+    eta: DateTime<Utc>,
+    /// The order is offered and not yet taken.
+    offered: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    Pickup,
+    Dropoff,
 }
 
 /// Why the platform took a rider off duty.
@@ -130,7 +152,10 @@ pub struct BoardEntry {
     /// When the order is auto-rejected if the store has not accepted it.
     accept_by: Option<DateTime<Utc>>,
     ready_by: Option<DateTime<Utc>>,
+    /// The rider coming for it (offered or on its way), or carrying it.
     rider_id: Option<Uuid>,
+    /// When the rider coming for it is expected to take it, along its route.
+    pickup_at: Option<DateTime<Utc>>,
 }
 
 /// What a login or refresh returns.

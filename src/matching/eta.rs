@@ -38,21 +38,43 @@ fn secs(s: f64) -> Duration {
     Duration::milliseconds((s * 1000.0).round() as i64)
 }
 
+/// Where an order's rider is and, when the order shares the rider's trip with others, what
+/// the trip's route means for it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RiderAt {
+    pub position: GeoPoint,
+    /// Seconds until the rider reaches this order's store along its route (other stores
+    /// first, perhaps); `None`: straight there.
+    pub to_store_secs: Option<f64>,
+    /// Seconds the route adds to this order's ride from store to door (other doors first).
+    pub detour_secs: f64,
+}
+
+impl RiderAt {
+    /// A rider riding straight to this order.
+    pub fn direct(position: GeoPoint) -> Self {
+        RiderAt { position, to_store_secs: None, detour_secs: 0.0 }
+    }
+}
+
 /// When the order should leave the store and reach the door, from where its rider is (if
 /// it has one and we know) and when the kitchen will be done. `None` before the store has
 /// accepted and after the order ends.
-pub fn estimate(order: &Order, rider_at: Option<GeoPoint>, now: DateTime<Utc>, speed: &SpeedModel) -> Option<Eta> {
-    let to_door =
-        |from: &GeoPoint| secs(speed.travel_secs(from.distance_m(&order.terms.dropoff)) + speed.dropoff_service_secs);
+pub fn estimate(order: &Order, rider: Option<RiderAt>, now: DateTime<Utc>, speed: &SpeedModel) -> Option<Eta> {
+    let detour = rider.map_or(0.0, |r| r.detour_secs.max(0.0));
+    let to_door = |from: &GeoPoint| {
+        secs(speed.travel_secs(from.distance_m(&order.terms.dropoff)) + speed.dropoff_service_secs + detour)
+    };
     match &order.phase {
         Phase::Active { kitchen, courier, .. } => {
             let ready = match kitchen {
                 Kitchen::Preparing { ready_by } => (*ready_by).max(now),
                 Kitchen::Ready { .. } => now,
             };
-            let rider_arrives = match (courier, rider_at) {
-                (Courier::Offered { .. } | Courier::Assigned { .. }, Some(at)) => {
-                    now + secs(speed.travel_secs(at.distance_m(&order.terms.pickup)))
+            let rider_arrives = match (courier, rider) {
+                (Courier::Offered { .. } | Courier::Assigned { .. }, Some(rider)) => {
+                    let direct = || speed.travel_secs(rider.position.distance_m(&order.terms.pickup));
+                    now + secs(rider.to_store_secs.unwrap_or_else(direct))
                 }
                 _ => ready,
             };
@@ -60,7 +82,7 @@ pub fn estimate(order: &Order, rider_at: Option<GeoPoint>, now: DateTime<Utc>, s
             Some(Eta { pickup_at: Some(pickup_at), dropoff_at: pickup_at + to_door(&order.terms.pickup) })
         }
         Phase::PickedUp { .. } => {
-            let from = rider_at.unwrap_or(order.terms.pickup);
+            let from = rider.map_or(order.terms.pickup, |r| r.position);
             Some(Eta { pickup_at: None, dropoff_at: now + to_door(&from) })
         }
         _ => None,

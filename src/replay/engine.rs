@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::DispatchSettings;
-use crate::dispatch::{Board, Need, Offer};
+use crate::dispatch::{Board, Need, Offer, Stage};
 use crate::domain::order::{Order, OrderCommand, OrderError, OrderTerms, Phase};
 use crate::domain::{Currency, CustomerId, GeoPoint, Money, OrderId, RiderId, StoreId, ZoneId};
 use crate::matching::PlanarPoint;
@@ -311,8 +311,7 @@ impl<'a> Replay<'a> {
                     let at = state.place.point(self.instance, courier);
                     self.board.presence(state.rider, Some(at), clock(now));
                 }
-                let pickup = self.instance.pickup_of(self.lead_of[&lead]);
-                self.board.needs(lead, pickup, Need::Nothing);
+                self.board.needs(lead, self.instance.places_of(self.lead_of[&lead]), Need::Nothing);
             }
             Event::ShiftEnds(c) => {
                 self.couriers[c].on_shift = false;
@@ -484,8 +483,7 @@ impl<'a> Replay<'a> {
                     continue;
                 }
                 let Some(gone) = self.waiting.remove(other) else { continue };
-                let pickup = self.instance.restaurants[gone.restaurant].at;
-                self.board.needs(*other, pickup, Need::Nothing);
+                self.board.needs(*other, self.instance.places_of(self.lead_of[other]), Need::Nothing);
                 if let Some(bundle) = self.waiting.get_mut(lead) {
                     bundle.orders = with;
                     bundle.since = bundle.since.min(gone.since);
@@ -533,9 +531,9 @@ impl<'a> Replay<'a> {
             excluded.insert(rider);
         }
         let since = clock(bundle.since.min(now));
-        let pickup = self.instance.restaurants[bundle.restaurant].at;
+        let places = self.instance.places_of(self.lead_of[&lead]);
         // The replay releases orders itself (`release_at`), by minutes: no ready time here.
-        self.board.needs(lead, pickup, Need::Rider { excluded, since, ready_at: None });
+        self.board.needs(lead, places, Need::Rider { excluded, since, ready_at: None });
     }
 
     /// Run a dispatch tick and carry out its offers; returns who was sent for which bundle.
@@ -690,7 +688,7 @@ impl<'a> Replay<'a> {
                 continue;
             }
             let Some(gone) = self.waiting.remove(&other) else { continue };
-            self.board.needs(other, self.instance.restaurants[restaurant].at, Need::Nothing);
+            self.board.needs(other, self.instance.places_of(self.lead_of[&other]), Need::Nothing);
             pickup_at = pickup_at.max(ready);
             added.extend(gone.orders);
         }
@@ -724,7 +722,6 @@ impl<'a> Replay<'a> {
         let courier = self.courier_of[&offer.rider];
         let rider = offer.rider;
         let state = &self.couriers[courier];
-        let restaurant_at = self.instance.restaurants[bundle.restaurant].at;
         let departs_at = now.max(state.free_at);
         let from = state.place;
         let pickup_at = self.pickup_if_sent(courier, &bundle, now);
@@ -753,7 +750,8 @@ impl<'a> Replay<'a> {
         self.board.answered(offer.order, rider, true);
         let mut bundle = bundle;
         let pickup_at = self.fill_last_trip(courier, &mut bundle, pickup_at, now, rider, deadline)?;
-        self.board.needs(offer.order, restaurant_at, Need::Holds(rider));
+        let places = self.instance.places_of(self.lead_of[&offer.order]);
+        self.board.needs(offer.order, places, Need::Holds { rider, stage: Stage::Assigned, ready_at: None });
 
         let trip = best_trip(self.instance, pickup_at, &bundle.orders);
         debug_assert_eq!(trip.dropoffs, schedule(self.instance, pickup_at, &trip.sequence));

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::dispatch::Places;
 use crate::matching::PlanarPoint;
 
 /// Minutes from the start of the instance's day.
@@ -155,6 +156,11 @@ impl Instance {
     /// Where an order is picked up.
     pub fn pickup_of(&self, order: usize) -> PlanarPoint {
         self.restaurants[self.orders[order].restaurant].at
+    }
+
+    /// Where an order is picked up and where it goes.
+    pub fn places_of(&self, order: usize) -> Places<PlanarPoint> {
+        Places { pickup: self.restaurants[self.orders[order].restaurant].at, dropoff: self.orders[order].at }
     }
 }
 

@@ -1,7 +1,7 @@
 //! How a replay dispatches: the levers of the tuned policy and the greedy baseline's.
 
 use crate::config::DispatchSettings;
-use crate::dispatch::Policy;
+use crate::dispatch::{Policy, TripSettings};
 use crate::matching::SpeedModel;
 
 use super::instance::{Minute, Parameters};
@@ -149,6 +149,8 @@ impl ReplaySettings {
                 pickup_service_secs: parameters.pickup_service as f64 * 60.0,
                 dropoff_service_secs: parameters.dropoff_service as f64 * 60.0,
             },
+            // The replay still bundles orders itself (`engine::fits`), into one board job.
+            trips: TripSettings::single(),
             ..DispatchSettings::default()
         }
     }

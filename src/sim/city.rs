@@ -22,6 +22,8 @@ use rand::{Rng, SeedableRng};
 use crate::actors::hub::{Push, Topic};
 use crate::actors::{CommandError, Execute, GetRider, Ping, Platform, QuoteOrder};
 use crate::config::{DemoSettings, SimulatorSettings};
+use crate::dispatch::duties;
+use crate::dispatch::trip::{self, Leg, Places};
 use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderStatus, Phase};
 use crate::domain::{CustomerId, GeoPoint, OrderId, RiderId, StoreId};
 
@@ -55,19 +57,12 @@ enum Step {
     RiderAnswer(RiderId),
 }
 
-/// Where a rider on a job is heading.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Leg {
-    ToStore,
-    ToCustomer,
-}
-
+/// One order of a rider's trip.
 #[derive(Debug)]
 struct Job {
     order: OrderId,
-    pickup: GeoPoint,
-    dropoff: GeoPoint,
-    leg: Leg,
+    places: Places<GeoPoint>,
+    picked_up: bool,
     /// The store has marked the food ready.
     ready: bool,
     /// A pickup or delivery is on its way to the order; do not send another.
@@ -78,7 +73,8 @@ struct Job {
 struct SimRider {
     position: Option<GeoPoint>,
     speed_mps: f64,
-    job: Option<Job>,
+    /// The orders of its trip; it rides the route through their stops.
+    trip: Vec<Job>,
     last_ping: Option<Instant>,
 }
 
@@ -103,7 +99,7 @@ impl CitySim {
             .into_iter()
             .map(|id| {
                 let speed_mps = metres_per_sec(settings.rider_speed_kmh.sample(&mut rng));
-                (id, SimRider { position: None, speed_mps, job: None, last_ping: None })
+                (id, SimRider { position: None, speed_mps, trip: Vec::new(), last_ping: None })
             })
             .collect();
         let customers = (0..CUSTOMERS).map(|n| CustomerId::named(&format!("demo-sim-customer-{n}"))).collect();
@@ -130,10 +126,8 @@ impl CitySim {
                 tracing::debug!(%order, command = name, %error, "simulated command refused");
             }
             // Whatever happened, the next push or tick decides again.
-            for rider in act.riders.values_mut() {
-                if let Some(job) = rider.job.as_mut().filter(|job| job.order == order) {
-                    job.pending = false;
-                }
+            for job in act.riders.values_mut().flat_map(|r| r.trip.iter_mut()).filter(|job| job.order == order) {
+                job.pending = false;
             }
         }));
     }
@@ -160,9 +154,7 @@ impl CitySim {
             self.status.remove(&id);
             self.planned.retain(|(planned, _)| *planned != id);
             for rider in self.riders.values_mut() {
-                if rider.job.as_ref().is_some_and(|job| job.order == id) {
-                    rider.job = None;
-                }
+                rider.trip.retain(|job| job.order != id);
             }
             return;
         }
@@ -173,8 +165,8 @@ impl CitySim {
         // A rider whose job this no longer is (released, reassigned) drops it.
         let holder = order.rider();
         for (rider_id, rider) in self.riders.iter_mut() {
-            if rider.job.as_ref().is_some_and(|job| job.order == id) && holder != Some(*rider_id) {
-                rider.job = None;
+            if holder != Some(*rider_id) {
+                rider.trip.retain(|job| job.order != id);
             }
         }
         match &order.phase {
@@ -191,27 +183,30 @@ impl CitySim {
             }
             Phase::PickedUp { rider, .. } => {
                 if let Some(job) = self.job_for(*rider, order) {
-                    job.leg = Leg::ToCustomer;
+                    job.picked_up = true;
                 }
             }
             _ => {}
         }
     }
 
-    /// The job a managed rider holds for `order`, taken on if it is new.
+    /// The job a managed rider holds for `order`, added to its trip if it is new.
     fn job_for(&mut self, rider: RiderId, order: &Order) -> Option<&mut Job> {
         let sim = self.riders.get_mut(&rider)?;
-        if sim.job.as_ref().is_none_or(|job| job.order != order.id) {
-            sim.job = Some(Job {
-                order: order.id,
-                pickup: order.terms.pickup,
-                dropoff: order.terms.dropoff,
-                leg: Leg::ToStore,
-                ready: false,
-                pending: false,
-            });
-        }
-        sim.job.as_mut()
+        let index = match sim.trip.iter().position(|job| job.order == order.id) {
+            Some(index) => index,
+            None => {
+                sim.trip.push(Job {
+                    order: order.id,
+                    places: duties::places(order),
+                    picked_up: false,
+                    ready: false,
+                    pending: false,
+                });
+                sim.trip.len() - 1
+            }
+        };
+        sim.trip.get_mut(index)
     }
 
     /// The store staff: answer a new order after a while, cook an accepted one.
@@ -312,38 +307,40 @@ impl CitySim {
         let elapsed = self.last_tick.elapsed().as_secs_f64();
         self.last_tick = Instant::now();
         let geofence_m = self.platform.settings.orders.delivery_geofence_m;
+        let speed = &self.platform.settings.dispatch.speed;
         let mut commands = Vec::new();
         let mut pings = Vec::new();
         for (id, rider) in self.riders.iter_mut() {
             let Some(position) = rider.position else { continue };
-            let Some(job) = rider.job.as_mut() else {
+            let legs: Vec<Leg<GeoPoint>> = rider
+                .trip
+                .iter()
+                .map(|job| Leg { order: job.order, places: job.places, picked_up: job.picked_up })
+                .collect();
+            let Some(target) = trip::route(position, &legs, speed).first().map(|stop| stop.at) else {
                 if rider.last_ping.is_none_or(|at| at.elapsed() >= IDLE_PING) {
                     rider.last_ping = Some(Instant::now());
                     pings.push((*id, position));
                 }
                 continue;
             };
-            let target = match job.leg {
-                Leg::ToStore => job.pickup,
-                Leg::ToCustomer => job.dropoff,
-            };
             let (next, arrived) = step_towards(position, target, rider.speed_mps * elapsed);
             rider.position = Some(next);
             rider.last_ping = Some(Instant::now());
             pings.push((*id, next));
-            if !arrived || job.pending {
+            if !arrived {
                 continue;
             }
-            match job.leg {
-                Leg::ToStore if job.ready => {
+            // Everything that can be done here: the food that is ready at this store, the
+            // doors at this address.
+            for job in rider.trip.iter_mut().filter(|job| !job.pending) {
+                if !job.picked_up && job.ready && job.places.pickup == target {
                     job.pending = true;
                     commands.push((job.order, OrderCommand::PickUp { rider: *id }));
-                }
-                Leg::ToCustomer => {
+                } else if job.picked_up && job.places.dropoff == target {
                     job.pending = true;
                     commands.push((job.order, OrderCommand::Deliver { rider: *id, position: next, geofence_m }));
                 }
-                Leg::ToStore => {}
             }
         }
         for (id, position) in pings {

@@ -58,8 +58,11 @@ pub async fn connect(base: &str, path: &str, token: &str) -> WsClient {
 impl WsClient {
     /// The next JSON message (pings are answered by the library and skipped).
     pub async fn next(&mut self) -> Value {
+        // One deadline for the message, however many pings come meanwhile: the server's
+        // heartbeat must not keep a test waiting forever for a message that never comes.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(15), self.stream.next())
+            let frame = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("no websocket message within 15 s")
                 .expect("socket ended")

@@ -1,20 +1,22 @@
-//! Operations endpoints: liveness and readiness, the payment sandbox, and why an order was
-//! dispatched as it was.
+//! Operations endpoints: liveness and readiness, the payment sandbox, why an order was
+//! dispatched as it was, and taking an order from its rider.
 
 use std::sync::Arc;
 
-use actix_web::{get, put, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actors::CommandError;
+use crate::domain::order::OrderCommand;
 use crate::domain::OrderId;
 use crate::http::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::Json;
 use crate::http::openapi::ApiErrors;
 use crate::http::orders_access;
+use crate::http::views::OrderView;
 use crate::payment::{CircuitBreaker, CircuitState, SandboxGateway};
 
 use super::Ctx;
@@ -35,7 +37,7 @@ async fn render_metrics(platform: Ctx) -> HttpResponse {
 
 /// Operator tools under `/v1/ops`.
 pub fn configure_v1(cfg: &mut ServiceConfig) {
-    cfg.service(sandbox_state).service(set_sandbox).service(dispatch_log);
+    cfg.service(sandbox_state).service(set_sandbox).service(dispatch_log).service(reassign);
 }
 
 /// An order's dispatch decisions, oldest first.
@@ -63,6 +65,20 @@ async fn dispatch_log(platform: Ctx, caller: Caller, path: web::Path<String>) ->
         .map_err(CommandError::from)?;
     let decisions = records.into_iter().map(|record| record.body).collect();
     Ok(HttpResponse::Ok().json(DispatchLog { order_id, decisions }))
+}
+
+/// Take an order from its rider before the food is on board (the rider stopped moving, say):
+/// it leaves the rider's trip and goes back to dispatch, never to be offered to that rider
+/// again. Refused (409) once the food is picked up or when no rider has it.
+#[utoipa::path(tag = "ops", operation_id = "ops_order_reassign", params(("order" = uuid::Uuid, Path)), responses((status = 200, description = "The order, searching for a rider again", body = OrderView), ApiErrors), security(("bearer" = [])))]
+#[post("/ops/orders/{order}/reassign")]
+#[tracing::instrument(skip_all)]
+async fn reassign(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require_operator()?;
+    let order_id: OrderId = super::id(&path, "order")?;
+    orders_access::load(&platform, order_id).await?;
+    let order = orders_access::execute(&platform, order_id, OrderCommand::Reassign).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
 /// The sandbox payment provider behind its circuit breaker.

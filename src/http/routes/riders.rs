@@ -24,6 +24,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(online)
         .service(offline)
         .service(location)
+        .service(accept_trip)
+        .service(decline_trip)
         .service(accept_offer)
         .service(decline_offer)
         .service(pickup)
@@ -145,6 +147,29 @@ async fn job(
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
+async fn answer(platform: &Ctx, caller: Caller, rider: &str, accept: bool) -> Result<HttpResponse, ApiError> {
+    let (rider_id, _) = rider_of(platform, rider).await?;
+    caller.acts_as_rider(rider_id, false)?;
+    let view = orders_access::answer_offer(platform, rider_id, accept).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Take the whole offer: every order offered now (one trip, or orders joining the trip
+/// under way). The reply is the rider with the route it now rides.
+#[utoipa::path(tag = "riders", operation_id = "riders_accept_trip", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "The rider and its trip", body = Rider), ApiErrors), security(("bearer" = [])))]
+#[post("/riders/{rider}/offer/accept")]
+async fn accept_trip(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    answer(&platform, caller, &path, true).await
+}
+
+/// Decline the whole offer: no order of it is offered to this rider again.
+#[utoipa::path(tag = "riders", operation_id = "riders_decline_trip", params(("rider" = uuid::Uuid, Path)), responses((status = 200, description = "The rider and its trip", body = Rider), ApiErrors), security(("bearer" = [])))]
+#[post("/riders/{rider}/offer/decline")]
+async fn decline_trip(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    answer(&platform, caller, &path, false).await
+}
+
+/// Answer for one order of an offer only.
 #[utoipa::path(tag = "riders", operation_id = "riders_accept_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/offers/{order}/accept")]
 async fn accept_offer(
@@ -155,6 +180,7 @@ async fn accept_offer(
     job(&platform, caller, path.into_inner(), RiderAction::AcceptOffer).await
 }
 
+/// Decline one order of an offer only.
 #[utoipa::path(tag = "riders", operation_id = "riders_decline_offer", params(("rider" = uuid::Uuid, Path), ("order" = uuid::Uuid, Path)), responses((status = 200, description = "Done", body = OrderView), ApiErrors), security(("bearer" = [])))]
 #[post("/riders/{rider}/offers/{order}/decline")]
 async fn decline_offer(

@@ -80,6 +80,8 @@ impl Command {
             | Command::Rider(
                 RiderCommand::Online { request_id, .. }
                 | RiderCommand::Offline { request_id }
+                | RiderCommand::AcceptTrip { request_id }
+                | RiderCommand::DeclineTrip { request_id }
                 | RiderCommand::AcceptOffer { request_id, .. }
                 | RiderCommand::DeclineOffer { request_id, .. }
                 | RiderCommand::PickUp { request_id, .. }
@@ -144,6 +146,11 @@ async fn rider(command: RiderCommand, rider: RiderId, platform: &Arc<Platform>) 
         }
         RiderCommand::Offline { .. } => {
             let view = addr.send(RiderCmd(RiderDuty::GoOffline)).await.map_err(CommandError::from)??;
+            Ok(Some(serde_json::to_value(view).unwrap_or(Value::Null)))
+        }
+        RiderCommand::AcceptTrip { .. } | RiderCommand::DeclineTrip { .. } => {
+            let accept = matches!(command, RiderCommand::AcceptTrip { .. });
+            let view = orders_access::answer_offer(platform, rider, accept).await?;
             Ok(Some(serde_json::to_value(view).unwrap_or(Value::Null)))
         }
         RiderCommand::AcceptOffer { order_id, .. } => job(order_id, RiderAction::AcceptOffer).await,

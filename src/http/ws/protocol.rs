@@ -110,6 +110,14 @@ pub enum RiderCommand {
     Offline {
         request_id: Option<String>,
     },
+    /// Take the whole offer (every order offered now): one trip.
+    AcceptTrip {
+        request_id: Option<String>,
+    },
+    DeclineTrip {
+        request_id: Option<String>,
+    },
+    /// Answer for one order of an offer only.
     AcceptOffer {
         request_id: Option<String>,
         order_id: OrderId,

@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::dispatch::trip::{self, Leg};
 use crate::dispatch::{duties, Board};
 use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderEvent, Phase};
 use crate::domain::store::{Store, StoreCommand};
@@ -49,17 +50,15 @@ enum Happening {
     PaymentAnswered(usize),
     StoreAnswers(usize),
     Cooked(usize),
+    /// The rider answers the offer it was made (every order of it at once).
     RiderAnswers {
         order: usize,
         rider: usize,
     },
-    AtStore {
-        order: usize,
+    /// The rider reaches the next stop of its trip.
+    Arrives {
         rider: usize,
-    },
-    AtDoor {
-        order: usize,
-        rider: usize,
+        at: GeoPoint,
     },
     /// A deadline the order's state called for; it fires only if still in force.
     Deadline {
@@ -72,28 +71,20 @@ enum Happening {
     Sample,
 }
 
-/// Where a rider on a job is.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Leg {
-    ToStore,
-    /// At the store, waiting for the food.
-    AtStore,
-    ToDoor,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Job {
-    order: usize,
-    since: Millis,
-    leg: Leg,
-}
-
 struct SimRider {
     id: RiderId,
+    /// Where the rider is, or was when it set off for the next stop.
     position: GeoPoint,
     speed_mps: f64,
-    job: Option<Job>,
-    /// Time on jobs inside the ordering window, for utilisation.
+    /// The orders of its trip, by index, in the order they joined it.
+    trip: Vec<usize>,
+    /// Orders offered to it and not yet answered.
+    offered: Vec<usize>,
+    /// On the way to a stop (its `Arrives` is on the agenda).
+    moving: bool,
+    /// Since when the rider has had a trip.
+    busy_since: Option<Millis>,
+    /// Time on trips inside the ordering window, for utilisation.
     busy_ms: Millis,
 }
 
@@ -102,7 +93,7 @@ struct SimOrder {
     state: Option<Order>,
     /// The deadlines armed so far, by command name and time.
     armed: Vec<(&'static str, DateTime<Utc>)>,
-    /// The rider whose job this order is.
+    /// The rider whose trip this order is on.
     carrier: Option<usize>,
     /// This order's own stream of chance: its payment, its store's answer and cooking, and
     /// its riders' answers.
@@ -177,7 +168,10 @@ impl Simulation {
                 id: r.id,
                 position: r.position,
                 speed_mps: metres_per_sec(plan.people.rider_speed_kmh.sample(&mut riders_rng)),
-                job: None,
+                trip: Vec::new(),
+                offered: Vec::new(),
+                moving: false,
+                busy_since: None,
                 busy_ms: 0,
             })
             .collect();
@@ -248,9 +242,9 @@ impl Simulation {
         }
         let ran_ms = self.now.max(window);
         let riders = self.riders.len();
-        // Jobs still running at the end count as busy up to it.
+        // Trips still running at the end count as busy up to it.
         for r in 0..riders {
-            self.end_job(r);
+            self.count_busy(r);
         }
         Outcomes {
             traces: self.orders.into_iter().map(|o| o.trace).collect(),
@@ -277,8 +271,11 @@ impl Simulation {
             Happening::StoreAnswers(order) => self.store_answers(order),
             Happening::Cooked(order) => self.cooked(order),
             Happening::RiderAnswers { order, rider } => self.rider_answers(order, rider),
-            Happening::AtStore { order, rider } => self.at_store(order, rider),
-            Happening::AtDoor { order, rider } => self.at_door(order, rider),
+            Happening::Arrives { rider, at } => {
+                self.riders[rider].position = at;
+                self.riders[rider].moving = false;
+                self.step(rider);
+            }
             Happening::Deadline { order, at, command } => {
                 let still = self.orders[order].state.as_ref().is_some_and(|state| {
                     duties::deadlines(state, &self.plan.dispatch, &self.plan.orders)
@@ -294,8 +291,9 @@ impl Simulation {
                 self.agenda.at(self.now + self.plan.dispatch.tick_ms.max(1) as Millis, Happening::DispatchTick);
             }
             Happening::IdlePings => {
+                // Riders on a trip ping too: the board offers them orders to join it.
                 let now = self.clock();
-                for rider in self.riders.iter().filter(|r| r.job.is_none()) {
+                for rider in &self.riders {
                     self.board.presence(rider.id, Some(rider.position), now);
                 }
                 self.agenda.at(self.now + IDLE_PING, Happening::IdlePings);
@@ -352,23 +350,23 @@ impl Simulation {
         }
         self.orders[order].armed = armed;
         if let Some(need) = duties::need(&state, &self.plan.dispatch) {
-            for (claimant, rider) in self.board.needs(state.id, state.terms.pickup, need) {
-                if let Some(other) = self.order_of.get(&claimant).copied() {
-                    self.drive(other, OrderCommand::ReleaseRider { rider });
-                }
-            }
+            self.board.needs(state.id, duties::places(&state), need);
         }
         let holder = state.rider().and_then(|r| self.rider_of.get(&r).copied());
-        if let Some(r) = self.orders[order].carrier.filter(|r| holder != Some(*r)) {
-            self.end_job(r);
+        let on_trip =
+            matches!(state.phase, Phase::Active { courier: Courier::Assigned { .. }, .. } | Phase::PickedUp { .. });
+        let carrier = self.orders[order].carrier;
+        if carrier.is_some() && (carrier != holder || !on_trip) {
+            self.leave_trip(order);
         }
-        if let (Phase::Active { courier: Courier::Assigned { .. }, .. }, Some(r)) = (&state.phase, holder) {
-            if self.orders[order].carrier != Some(r) {
-                self.end_job(r);
-                self.riders[r].job = Some(Job { order, since: self.now, leg: Leg::ToStore });
-                self.orders[order].carrier = Some(r);
-                let secs = self.riders[r].position.distance_m(&state.terms.pickup) / self.riders[r].speed_mps;
-                self.after_secs(secs, Happening::AtStore { order, rider: r });
+        if let (true, Some(r), None) = (on_trip, holder, self.orders[order].carrier) {
+            if self.riders[r].trip.is_empty() {
+                self.riders[r].busy_since = Some(self.now);
+            }
+            self.riders[r].trip.push(order);
+            self.orders[order].carrier = Some(r);
+            if !self.riders[r].moving {
+                self.step(r);
             }
         }
         if state.status().is_terminal() && !self.orders[order].trace.outcome.is_finished() {
@@ -377,16 +375,76 @@ impl Simulation {
         }
     }
 
-    /// The rider's job ends (delivered, released, or the run ends): count its busy time
-    /// inside the ordering window.
-    fn end_job(&mut self, r: usize) {
-        let window = self.window_ms();
-        let now = self.now;
-        let rider = &mut self.riders[r];
-        if let Some(job) = rider.job.take() {
-            rider.busy_ms += (now.min(window) - job.since.min(window)).max(0);
-            self.orders[job.order].carrier = None;
+    /// `order` leaves its rider's trip (delivered, released or cancelled); a rider left
+    /// standing goes on to its next stop.
+    fn leave_trip(&mut self, order: usize) {
+        let Some(r) = self.orders[order].carrier.take() else { return };
+        self.riders[r].trip.retain(|o| *o != order);
+        if self.riders[r].trip.is_empty() {
+            self.count_busy(r);
         }
+        if !self.riders[r].moving {
+            self.step(r);
+        }
+    }
+
+    /// The rider's trip ended (or the run did): count its busy time inside the window.
+    fn count_busy(&mut self, r: usize) {
+        let window = self.window_ms();
+        let rider = &mut self.riders[r];
+        if let Some(since) = rider.busy_since.take() {
+            rider.busy_ms += (self.now.min(window) - since.min(window)).max(0);
+        }
+    }
+
+    /// A rider standing somewhere does what can be done here (hands over the food for
+    /// doors here, takes the food that is ready at a store here) and, unless it must wait
+    /// for food still cooking here, sets off for the next stop of its trip's route.
+    fn step(&mut self, r: usize) {
+        let here = self.riders[r].position;
+        let rider = self.riders[r].id;
+        let mut waits = false;
+        for order in self.riders[r].trip.clone() {
+            let Some(state) = self.orders[order].state.clone() else { continue };
+            match &state.phase {
+                Phase::PickedUp { .. } if state.terms.dropoff == here => {
+                    // Where the rider is free again, before the order lets it go.
+                    self.board.presence(rider, Some(here), self.clock());
+                    let geofence_m = self.plan.orders.delivery_geofence_m;
+                    if self.drive(order, OrderCommand::Deliver { rider, position: here, geofence_m }) {
+                        self.drive(order, OrderCommand::RecordCapture);
+                    }
+                }
+                Phase::Active { kitchen, courier: Courier::Assigned { .. }, .. } if state.terms.pickup == here => {
+                    self.orders[order].trace.at_store.get_or_insert(self.now);
+                    match kitchen {
+                        Kitchen::Ready { .. } => {
+                            self.drive(order, OrderCommand::PickUp { rider });
+                        }
+                        Kitchen::Preparing { .. } => waits = true,
+                    }
+                }
+                _ => {}
+            }
+        }
+        if waits || self.riders[r].moving {
+            return;
+        }
+        let legs: Vec<Leg<GeoPoint>> = self.riders[r]
+            .trip
+            .iter()
+            .filter_map(|order| {
+                let state = self.orders[*order].state.as_ref()?;
+                let picked_up = matches!(state.phase, Phase::PickedUp { .. });
+                Some(Leg { order: state.id, places: duties::places(state), picked_up })
+            })
+            .collect();
+        let Some(next) = trip::route(here, &legs, &self.plan.dispatch.speed).first().map(|stop| stop.at) else {
+            return;
+        };
+        self.riders[r].moving = true;
+        let secs = here.distance_m(&next) / self.riders[r].speed_mps;
+        self.after_secs(secs, Happening::Arrives { rider: r, at: next });
     }
 
     /// A customer orders one or two dishes from a random open store, to a point nearby.
@@ -462,11 +520,8 @@ impl Simulation {
             return;
         }
         // A rider already waiting at the counter takes it at once.
-        let waiting = self.orders[order]
-            .carrier
-            .filter(|r| self.riders[*r].job.is_some_and(|job| job.order == order && job.leg == Leg::AtStore));
-        if let Some(r) = waiting {
-            self.pick_up(order, r);
+        if let Some(r) = self.orders[order].carrier.filter(|r| !self.riders[*r].moving) {
+            self.step(r);
         }
     }
 
@@ -486,76 +541,33 @@ impl Simulation {
             if self.board.answered(offer.order, offer.rider, taken) {
                 self.sync(order);
             }
-            if let (true, Some(rider)) = (taken, self.rider_of.get(&offer.rider).copied()) {
+            let Some(rider) = self.rider_of.get(&offer.rider).copied().filter(|_| taken) else { continue };
+            // The orders of one offer are one trip: the rider answers them together.
+            if self.riders[rider].offered.is_empty() {
                 let secs = self.plan.people.rider_answer_secs.sample(&mut self.orders[order].rng);
                 self.after_secs(secs, Happening::RiderAnswers { order, rider });
             }
+            self.riders[rider].offered.push(order);
         }
     }
 
-    /// The rider takes the offer or, now and then, declines it.
-    fn rider_answers(&mut self, order: usize, r: usize) {
+    /// The rider takes the offer (every order of it) or, now and then, declines it.
+    fn rider_answers(&mut self, first: usize, r: usize) {
         let rider = self.riders[r].id;
-        let offered =
-            |p: &Phase| matches!(p, Phase::Active { courier: Courier::Offered { rider: to, .. }, .. } if *to == rider);
-        if !self.status_is(order, offered) {
-            return;
-        }
-        let command = if self.orders[order].rng.gen_bool(self.plan.people.decline_share.get()) {
-            OrderCommand::DeclineOffer { rider }
-        } else {
-            OrderCommand::AcceptOffer { rider }
-        };
-        self.drive(order, command);
-    }
-
-    fn at_store(&mut self, order: usize, r: usize) {
-        if self.riders[r].job.is_none_or(|job| job.order != order) {
-            return;
-        }
-        if let Some(state) = &self.orders[order].state {
-            self.riders[r].position = state.terms.pickup;
-        }
-        self.orders[order].trace.at_store.get_or_insert(self.now);
-        let ready = |p: &Phase| matches!(p, Phase::Active { kitchen: Kitchen::Ready { .. }, .. });
-        if self.status_is(order, ready) {
-            self.pick_up(order, r);
-        } else if let Some(job) = self.riders[r].job.as_mut() {
-            job.leg = Leg::AtStore;
-        }
-    }
-
-    fn pick_up(&mut self, order: usize, r: usize) {
-        let rider = self.riders[r].id;
-        if !self.drive(order, OrderCommand::PickUp { rider }) {
-            return;
-        }
-        let Some(dropoff) = self.orders[order].state.as_ref().map(|o| o.terms.dropoff) else { return };
-        if let Some(job) = self.riders[r].job.as_mut() {
-            job.leg = Leg::ToDoor;
-        }
-        let secs = self.riders[r].position.distance_m(&dropoff) / self.riders[r].speed_mps;
-        self.after_secs(secs, Happening::AtDoor { order, rider: r });
-    }
-
-    fn at_door(&mut self, order: usize, r: usize) {
-        if self.riders[r].job.is_none_or(|job| job.order != order || job.leg != Leg::ToDoor) {
-            return;
-        }
-        let Some(dropoff) = self.orders[order].state.as_ref().map(|o| o.terms.dropoff) else { return };
-        let rider = self.riders[r].id;
-        // Where the rider is free again, before the order lets it go.
-        self.riders[r].position = dropoff;
-        self.board.presence(rider, Some(dropoff), self.clock());
-        let geofence_m = self.plan.orders.delivery_geofence_m;
-        if self.drive(order, OrderCommand::Deliver { rider, position: dropoff, geofence_m }) {
-            self.end_job(r);
-            self.drive(order, OrderCommand::RecordCapture);
+        let accept = !self.orders[first].rng.gen_bool(self.plan.people.decline_share.get());
+        for order in std::mem::take(&mut self.riders[r].offered) {
+            let offered = |p: &Phase| matches!(p, Phase::Active { courier: Courier::Offered { rider: to, .. }, .. } if *to == rider);
+            if !self.status_is(order, offered) {
+                continue;
+            }
+            let command =
+                if accept { OrderCommand::AcceptOffer { rider } } else { OrderCommand::DeclineOffer { rider } };
+            self.drive(order, command);
         }
     }
 
     fn sample(&mut self) {
-        let on_job = self.riders.iter().filter(|r| r.job.is_some()).count();
+        let on_job = self.riders.iter().filter(|r| !r.trip.is_empty()).count();
         self.samples.push(Sample {
             minute: self.now as f64 / 60_000.0,
             open_orders: self.open,
@@ -711,7 +723,7 @@ mod tests {
     }
 
     #[test]
-    fn fewer_riders_are_busier_and_orders_wait_longer() {
+    fn fewer_riders_are_busier_and_food_waits_longer_for_them() {
         let with = |riders| {
             let mut p = plan(60);
             p.city.riders = riders;
@@ -719,7 +731,9 @@ mod tests {
         };
         let (few, many) = (with(15), with(60));
         assert!(few.utilisation > many.utilisation, "{} vs {}", few.utilisation, many.utilisation);
-        assert!(few.assignment_latency.mean > many.assignment_latency.mean);
+        // Riders are sent to arrive as the food is ready, so the time to find one says
+        // little; the food waiting on the counter for its rider says how scarce they are.
+        assert!(few.ready_to_pickup.mean > many.ready_to_pickup.mean, "{few}\n{many}");
     }
 
     #[test]
