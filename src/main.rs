@@ -71,8 +71,9 @@ struct SimulateArgs {
     /// figures beside.
     #[arg(long)]
     compare: bool,
-    /// The baseline `--compare` runs: greedy nearest-first pairing, or dispatch starting
-    /// the moment the store accepts (the server's one-order policy before release timing).
+    /// The baseline `--compare` runs: greedy nearest-first pairing; dispatch starting the
+    /// moment the store accepts; one order per rider (no trips); or both of those, the
+    /// server's policy before release timing and trips.
     #[arg(long, value_enum, default_value_t = BaselineArg::Greedy, requires = "compare")]
     against: BaselineArg,
     /// Write a self-contained HTML report with charts here.
@@ -84,6 +85,8 @@ struct SimulateArgs {
 enum BaselineArg {
     Greedy,
     AtAccept,
+    Single,
+    OneOrder,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -248,6 +251,8 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let against = match args.against {
         BaselineArg::Greedy => Baseline::Greedy,
         BaselineArg::AtAccept => Baseline::AtAccept,
+        BaselineArg::Single => Baseline::Single,
+        BaselineArg::OneOrder => Baseline::OneOrder,
     };
     let baseline = args.compare.then(|| against.apply(&plan));
     let names = baseline.as_ref().map(|b| (plan_name(&plan), plan_name(b)));

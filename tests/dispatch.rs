@@ -360,7 +360,33 @@ async fn an_operator_reassigns_an_order_and_the_trip_shrinks(backend: Backend) {
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("no_offer")), "{body}");
 }
 
+/// A rider going online may say when its shift ends: it is not sent on a trip it could not
+/// finish by then, and the decision says why it was left out. A shift end in the past is
+/// refused, naming the field.
+async fn a_rider_is_not_sent_on_a_trip_its_shift_cannot_finish(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = TestServer::start(&db, &[]);
+    let api = &server.api;
+    let (store, item) = api.create_store(STORE, 60).await;
+    let (_, body) = api.post("/v1/riders", json!({"name": "Leaving"})).await;
+    let leaving = body["id"].as_str().unwrap().to_owned();
+    let online = |end: DateTime<Utc>| json!({"position": {"lat": STORE.0, "lon": STORE.1}, "shift_ends_at": end});
+    let (status, body) = api.post(&format!("/v1/riders/{leaving}/online"), online(Utc::now())).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("shift_ends_at")), "{body}");
+    let (status, body) =
+        api.post(&format!("/v1/riders/{leaving}/online"), online(Utc::now() + chrono::Duration::minutes(2))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["shift_ends_at"].is_string(), "{body}");
+    let staying = api.create_rider("Staying", (37.5700, 126.978)).await;
+    let id = accepted_order(&server, &store, &item, "shift").await;
+    let offered = api.wait_order(&id, 10, |o| o["dispatch"] == "offered").await;
+    assert_eq!(offered["rider_id"], staying.as_str(), "the nearer rider's shift ends first");
+    let (_, log) = api.get(&format!("/v1/ops/orders/{id}/dispatch")).await;
+    assert_eq!(log["decisions"][0]["shift_ending"], json!([leaving]), "{log}");
+}
+
 on_both_backends!(
+    a_rider_is_not_sent_on_a_trip_its_shift_cannot_finish,
     orders_of_one_store_ride_as_one_trip_and_a_third_joins_it,
     an_operator_reassigns_an_order_and_the_trip_shrinks,
     a_rider_is_sent_to_arrive_as_the_food_is_ready,

@@ -286,7 +286,7 @@ proptest! {
         let mut state = history.iter().fold(None, |s, e| Rider::apply(s, id, e));
         for c in commands {
             let command = match c {
-                0 => RiderCommand::GoOnline { position: here() },
+                0 => RiderCommand::GoOnline { position: here(), shift_ends_at: None },
                 1 => RiderCommand::GoOffline,
                 _ => RiderCommand::Register { name: "again".into(), zone: ZoneId::default() },
             };

@@ -37,11 +37,12 @@ enum Kind {
     Degrees(f64),
     Position,
     OptionalPosition,
+    OptionalTime,
 }
 
 impl Kind {
     fn required(self) -> bool {
-        !matches!(self, Kind::RequestId | Kind::OptionalPosition)
+        !matches!(self, Kind::RequestId | Kind::OptionalPosition | Kind::OptionalTime)
     }
 
     fn valid(self) -> BoxedStrategy<Value> {
@@ -54,6 +55,14 @@ impl Kind {
             Kind::Degrees(limit) => (-limit..=limit).prop_map(Value::from).boxed(),
             Kind::Position => point.boxed(),
             Kind::OptionalPosition => prop_oneof![Just(Value::Null), point].boxed(),
+            Kind::OptionalTime => prop_oneof![
+                Just(Value::Null),
+                (0i64..4_000_000_000).prop_map(|secs| {
+                    let at = chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0).unwrap_or_default();
+                    Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                })
+            ]
+            .boxed(),
         }
     }
 }
@@ -72,7 +81,7 @@ fn commands_of(role: Role) -> &'static [(&'static str, &'static [(&'static str, 
         ],
         Role::Rider => &[
             ("location", &[("lat", Degrees(90.0)), ("lon", Degrees(180.0))]),
-            ("online", &[("request_id", RequestId), ("position", Position)]),
+            ("online", &[("request_id", RequestId), ("position", Position), ("shift_ends_at", OptionalTime)]),
             ("offline", &[("request_id", RequestId)]),
             ("accept_trip", &[("request_id", RequestId)]),
             ("decline_trip", &[("request_id", RequestId)]),
@@ -162,9 +171,14 @@ fn echo(command: &Command) -> Value {
             ("cancel", json!({"request_id": request_id, "order_id": order_id, "reason": reason}))
         }
         Command::Rider(RiderCommand::Location { lat, lon }) => ("location", json!({"lat": lat, "lon": lon})),
-        Command::Rider(RiderCommand::Online { request_id, position }) => {
-            ("online", json!({"request_id": request_id, "position": point(position)}))
-        }
+        Command::Rider(RiderCommand::Online { request_id, position, shift_ends_at }) => (
+            "online",
+            json!({
+                "request_id": request_id,
+                "position": point(position),
+                "shift_ends_at": shift_ends_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            }),
+        ),
         Command::Rider(RiderCommand::Offline { request_id }) => ("offline", json!({"request_id": request_id})),
         Command::Rider(RiderCommand::AcceptTrip { request_id }) => ("accept_trip", json!({"request_id": request_id})),
         Command::Rider(RiderCommand::DeclineTrip { request_id }) => ("decline_trip", json!({"request_id": request_id})),

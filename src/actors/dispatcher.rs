@@ -31,12 +31,13 @@ pub use crate::dispatch::Need;
 use super::order_actor::Execute;
 use super::Platform;
 
-/// A rider's position while on duty, or `None` when off duty.
+/// A rider's position while on duty, or `None` when off duty, and when its shift ends.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RiderPresence {
     pub rider: RiderId,
     pub position: Option<GeoPoint>,
+    pub shift_ends_at: Option<chrono::DateTime<Utc>>,
 }
 
 #[derive(Message)]
@@ -122,6 +123,7 @@ impl Handler<RiderPresence> for Dispatcher {
 
     fn handle(&mut self, presence: RiderPresence, _: &mut Context<Self>) {
         self.board.presence(presence.rider, presence.position, Utc::now());
+        self.board.shift(presence.rider, presence.shift_ends_at);
     }
 }
 

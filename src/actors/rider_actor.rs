@@ -38,6 +38,9 @@ pub struct RiderView {
     pub position_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offline_reason: Option<OfflineReason>,
+    /// When its shift ends, as it said on going online.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift_ends_at: Option<DateTime<Utc>>,
 }
 
 /// One stop of a rider's route.
@@ -129,6 +132,7 @@ impl RiderActor {
             position: self.position.map(|(p, _)| p),
             position_at: self.position.map(|(_, at)| at),
             offline_reason: rider.offline_reason,
+            shift_ends_at: rider.shift_ends_at,
         })
     }
 
@@ -212,7 +216,8 @@ impl RiderActor {
     fn announce(&self) {
         let Some(rider) = &self.stream.state else { return };
         let position = if rider.online { self.position.map(|(p, _)| p) } else { None };
-        self.platform.dispatcher(&rider.zone).do_send(RiderPresence { rider: self.id, position });
+        let shift_ends_at = rider.shift_ends_at;
+        self.platform.dispatcher(&rider.zone).do_send(RiderPresence { rider: self.id, position, shift_ends_at });
     }
 }
 
@@ -248,7 +253,7 @@ impl EventSourced for RiderActor {
     fn committed(&mut self, events: &[RiderEvent], _: &mut Context<Self>) {
         for event in events {
             match event {
-                RiderEvent::WentOnline { position, at } => {
+                RiderEvent::WentOnline { position, at, .. } => {
                     self.position = Some((*position, *at));
                     self.lapsed_in_row = 0;
                     tracing::debug!(rider = %self.id, "rider online");
@@ -363,7 +368,8 @@ impl Handler<OfferOutcome> for RiderActor {
         // Off the dispatcher's free list at once, not after the write: the order that just
         // let it go is asking for a rider again, and the next tick must not pick this one.
         if let Some(rider) = &self.stream.state {
-            self.platform.dispatcher(&rider.zone).do_send(RiderPresence { rider: self.id, position: None });
+            let off = RiderPresence { rider: self.id, position: None, shift_ends_at: None };
+            self.platform.dispatcher(&rider.zone).do_send(off);
         }
         let (now, duty, lapsed) = (Utc::now(), self.carrying(), self.lapsed_in_row);
         let command = RiderCommand::SetOfflineUnanswered { lapsed };

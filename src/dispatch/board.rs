@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::config::{DispatchSettings, Release};
 use crate::domain::{GeoPoint, OrderId, RiderId};
 use crate::matching::batch::{self, BatchSettings, Job};
-use crate::matching::{Position, RiderIndex};
+use crate::matching::{Position, RiderIndex, SpeedModel};
 
 use super::decision::{Considered, Decision, Verdict};
 use super::trip::{self, Leg, Places};
@@ -116,6 +116,9 @@ pub struct Board<P: Position = GeoPoint> {
     /// Offers made and not yet answered: a need the order sent before it saw the offer
     /// must not free the rider meanwhile.
     offering: HashMap<OrderId, RiderId>,
+    /// When riders who said so end their shift: nothing they could not finish by then is
+    /// offered to them.
+    shift_ends: HashMap<RiderId, DateTime<Utc>>,
     /// Orders whose "need a rider" came while an offer was out and was set aside: it may be
     /// stale (sent before the order saw the offer) or new (the order took the offer and was
     /// let go again at once). Only the order knows: it is asked again once the offer is
@@ -132,6 +135,7 @@ impl<P: Position> Default for Board<P> {
             holding: HashMap::new(),
             waiting: BTreeMap::new(),
             offering: HashMap::new(),
+            shift_ends: HashMap::new(),
             set_aside: HashSet::new(),
         }
     }
@@ -186,6 +190,31 @@ impl<P: Position> Board<P> {
                 self.free.remove(rider);
             }
         }
+    }
+
+    /// When `rider`'s shift ends (`None`: not said, or off duty).
+    pub fn shift(&mut self, rider: RiderId, ends_at: Option<DateTime<Utc>>) {
+        match ends_at {
+            Some(at) => self.shift_ends.insert(rider, at),
+            None => self.shift_ends.remove(&rider),
+        };
+    }
+
+    /// Riders whose shift ends before they could ride from where they are to `pickup` and
+    /// then `trip_secs` more.
+    fn shift_too_short(&self, pickup: &P, trip_secs: f64, now: DateTime<Utc>, speed: &SpeedModel) -> Vec<RiderId> {
+        let mut ending: Vec<RiderId> = self
+            .shift_ends
+            .iter()
+            .filter(|(rider, ends)| {
+                let Some(seen) = self.online.get(rider) else { return false };
+                let secs = speed.travel_secs(seen.position.distance_m(pickup)) + trip_secs;
+                now + Duration::milliseconds((secs * 1000.0) as i64) > **ends
+            })
+            .map(|(rider, _)| *rider)
+            .collect();
+        ending.sort();
+        ending
     }
 
     /// What `order` (picked up and dropped off at `places`) needs now.
@@ -271,15 +300,33 @@ impl<P: Position> Board<P> {
             self.commit(&offers);
             return (offers, decisions);
         }
-        let jobs: Vec<Job<P>> = trips
+        // Riders whose shift ends first are left out of each trip, as if they had declined.
+        let shift_ending: Vec<Vec<RiderId>> = trips
             .iter()
             .map(|trip| {
+                if self.shift_ends.is_empty() {
+                    return Vec::new();
+                }
+                let pickup = self.waiting[&trip[0]].places.pickup;
+                let legs: Vec<Leg<P>> = trip
+                    .iter()
+                    .map(|order| Leg { order: *order, places: self.waiting[order].places, picked_up: false })
+                    .collect();
+                let done = trip::route(pickup, &legs, &settings.speed).last().map_or(0.0, |s| s.arrive_secs);
+                self.shift_too_short(&pickup, done + settings.speed.dropoff_service_secs, now, &settings.speed)
+            })
+            .collect();
+        let jobs: Vec<Job<P>> = trips
+            .iter()
+            .zip(&shift_ending)
+            .map(|(trip, ending)| {
                 let lead = &self.waiting[&trip[0]];
                 let waited_secs = (now - lead.since).num_milliseconds().max(0) as f64 / 1000.0;
+                let declined = trip.iter().flat_map(|order| self.waiting[order].excluded.iter().copied());
                 Job {
                     order: trip[0],
                     pickup: lead.places.pickup,
-                    excluded: trip.iter().flat_map(|order| self.waiting[order].excluded.iter().copied()).collect(),
+                    excluded: declined.chain(ending.iter().copied()).collect(),
                     radius_m: settings.radius_after(waited_secs),
                     waited_secs,
                 }
@@ -337,7 +384,8 @@ impl<P: Position> Board<P> {
                     free_riders: self.free.len(),
                     waiting_orders: self.waiting.len(),
                     candidates: candidates.clone(),
-                    excluded: job.excluded.iter().copied().collect(),
+                    excluded: job.excluded.iter().copied().filter(|r| !shift_ending[*row].contains(r)).collect(),
+                    shift_ending: shift_ending[*row].clone(),
                     trip: trips[*row].iter().copied().filter(|other| other != order).collect(),
                     joins_trip: false,
                 });
@@ -412,7 +460,13 @@ impl<P: Position> Board<P> {
                     continue;
                 }
                 legs.push(Leg { order: *order, places: job.places, picked_up: false });
-                if !trip::fits(seen.position, &legs, &settings.speed, rules) {
+                let route = trip::route(seen.position, &legs, &settings.speed);
+                let done = route.last().map_or(0.0, |s| s.arrive_secs) + settings.speed.dropoff_service_secs;
+                let in_shift = self
+                    .shift_ends
+                    .get(rider)
+                    .is_none_or(|ends| now + Duration::milliseconds((done * 1000.0) as i64) <= *ends);
+                if !in_shift || !trip::fits(seen.position, &legs, &settings.speed, rules) {
                     legs.pop();
                     continue;
                 }
@@ -435,6 +489,7 @@ impl<P: Position> Board<P> {
                             verdict: Verdict::Chosen,
                         }],
                         excluded: job.excluded.iter().copied().collect(),
+                        shift_ending: Vec::new(),
                         trip: legs.iter().map(|l| l.order).filter(|other| other != order).collect(),
                         joins_trip: true,
                     });
@@ -840,5 +895,28 @@ mod tests {
                 proptest::prop_assert!(offered + holds[&rider] <= settings.trips.max_orders.max(holds[&rider]));
             }
         }
+    }
+
+    #[test]
+    fn a_rider_whose_shift_ends_first_is_left_out_and_the_record_says_so() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let (leaving, staying) = (RiderId::random(), RiderId::random());
+        board.presence(leaving, Some(PlanarPoint::new(0.0, 50.0)), t(0));
+        board.presence(staying, Some(PlanarPoint::new(0.0, 900.0)), t(0));
+        // Two minutes left: not enough to reach the store, take the food and ride 500 m.
+        board.shift(leaving, Some(t(2)));
+        let order = OrderId::random();
+        board.needs(order, at(0.0, 0.0), searching(0));
+        let (offers, decisions) = board.tick_explained(t(0), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![staying]);
+        assert_eq!(decisions[0].shift_ending, vec![leaving]);
+        assert!(decisions[0].excluded.is_empty(), "it did not decline anything");
+        // With an hour left, it is the nearest again.
+        board.needs(order, at(0.0, 0.0), Need::Nothing);
+        board.shift(leaving, Some(t(60)));
+        let other = OrderId::random();
+        board.needs(other, at(0.0, 0.0), searching(0));
+        let offers = board.tick(t(0), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![leaving]);
     }
 }

@@ -35,6 +35,9 @@ pub struct Decision {
     /// Riders never considered because they declined or let an offer of this order lapse
     /// (or one of its trip's).
     pub excluded: Vec<RiderId>,
+    /// Riders left out because their shift ends before they could finish the trip.
+    #[serde(default)]
+    pub shift_ending: Vec<RiderId>,
     /// The other orders of the rider's trip: offered with this one, or (when `joins_trip`)
     /// already held by the rider, on its way to their store.
     #[serde(default)]
@@ -101,6 +104,7 @@ mod tests {
                 },
             ],
             excluded: vec![RiderId::random()],
+            shift_ending: vec![],
             trip: vec![OrderId::random()],
             joins_trip: false,
         };

@@ -23,8 +23,15 @@ pub struct Rider {
     /// Why the platform, not the rider, took the rider off duty; cleared on going online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_reason: Option<OfflineReason>,
+    /// When the rider said its shift ends, on going online: no trip it could not finish by
+    /// then is offered to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift_ends_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// The longest shift a rider may announce on going online.
+pub const MAX_SHIFT_HOURS: i64 = 24;
 
 /// Why a rider was taken off duty by the platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +69,8 @@ pub enum RiderCommand {
     },
     GoOnline {
         position: GeoPoint,
+        /// When the rider's shift ends, if it says.
+        shift_ends_at: Option<DateTime<Utc>>,
     },
     GoOffline,
     /// Offers went unanswered `lapsed` times in a row (the rider actor counts them).
@@ -81,6 +90,8 @@ pub enum RiderEvent {
     WentOnline {
         position: GeoPoint,
         at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shift_ends_at: Option<DateTime<Utc>>,
     },
     WentOffline {
         at: DateTime<Utc>,
@@ -104,6 +115,8 @@ pub enum RiderError {
     Offline,
     #[error("the rider is carrying order {0}: deliver it before going offline")]
     CarryingOrder(OrderId),
+    #[error("shift_ends_at must be in the future and at most {MAX_SHIFT_HOURS} hours away")]
+    InvalidShiftEnd,
 }
 
 impl Rider {
@@ -125,7 +138,14 @@ impl Rider {
             (Some(_), RiderCommand::Register { .. }) => Err(RiderError::AlreadyRegistered),
             (None, _) => Err(RiderError::NotRegistered),
             (Some(rider), RiderCommand::GoOnline { .. }) if rider.online => Err(RiderError::Unchanged("online")),
-            (Some(_), RiderCommand::GoOnline { position }) => Ok(vec![RiderEvent::WentOnline { position, at }]),
+            (Some(_), RiderCommand::GoOnline { shift_ends_at: Some(end), .. })
+                if end <= now || end > now + chrono::Duration::hours(MAX_SHIFT_HOURS) =>
+            {
+                Err(RiderError::InvalidShiftEnd)
+            }
+            (Some(_), RiderCommand::GoOnline { position, shift_ends_at }) => {
+                Ok(vec![RiderEvent::WentOnline { position, at, shift_ends_at }])
+            }
             (Some(rider), RiderCommand::GoOffline) if !rider.online => Err(RiderError::Unchanged("offline")),
             (Some(_), RiderCommand::GoOffline) => match duty {
                 // Food on board stays with the rider: going offline would strand it.
@@ -151,19 +171,22 @@ impl Rider {
                 online: false,
                 online_at: None,
                 offline_reason: None,
+                shift_ends_at: None,
                 updated_at: *at,
             }),
             (None, _) => None,
             (Some(rider), RiderEvent::Registered { .. }) => Some(rider),
-            (Some(mut rider), RiderEvent::WentOnline { position, at }) => {
+            (Some(mut rider), RiderEvent::WentOnline { position, at, shift_ends_at }) => {
                 rider.online = true;
                 rider.online_at = Some(*position);
                 rider.offline_reason = None;
+                rider.shift_ends_at = *shift_ends_at;
                 rider.updated_at = *at;
                 Some(rider)
             }
             (Some(mut rider), RiderEvent::WentOffline { at, reason }) => {
                 rider.online = false;
+                rider.shift_ends_at = None;
                 rider.offline_reason = *reason;
                 rider.updated_at = *at;
                 Some(rider)
@@ -217,7 +240,7 @@ mod tests {
         let online = Rider::decide(
             rider.as_ref(),
             &Duty::Idle,
-            RiderCommand::GoOnline { position: GeoPoint::new(37.5, 127.0).unwrap() },
+            RiderCommand::GoOnline { position: GeoPoint::new(37.5, 127.0).unwrap(), shift_ends_at: None },
             now,
         )
         .unwrap();
@@ -244,7 +267,9 @@ mod tests {
             Err(RiderError::Unchanged("offline")),
             "an offline rider has nothing to be taken off"
         );
-        let online = Rider::decide(rider.as_ref(), &Duty::Idle, RiderCommand::GoOnline { position }, now).unwrap();
+        let online =
+            Rider::decide(rider.as_ref(), &Duty::Idle, RiderCommand::GoOnline { position, shift_ends_at: None }, now)
+                .unwrap();
         rider = online.iter().fold(rider, |r, e| Rider::apply(r, id, e));
         let order = OrderId::random();
         assert_eq!(
@@ -256,8 +281,34 @@ mod tests {
         rider = off.iter().fold(rider, |r, e| Rider::apply(r, id, e));
         let state = rider.clone().unwrap();
         assert_eq!((state.online, state.offline_reason), (false, Some(OfflineReason::UnansweredOffers)));
-        let back = Rider::decide(rider.as_ref(), &Duty::Idle, RiderCommand::GoOnline { position }, now).unwrap();
+        let back =
+            Rider::decide(rider.as_ref(), &Duty::Idle, RiderCommand::GoOnline { position, shift_ends_at: None }, now)
+                .unwrap();
         rider = back.iter().fold(rider, |r, e| Rider::apply(r, id, e));
         assert_eq!(rider.unwrap().offline_reason, None);
+    }
+
+    #[test]
+    fn a_shift_end_must_lie_ahead_and_within_a_day() {
+        let id = RiderId::random();
+        let now = Utc::now();
+        let register = RiderCommand::Register { name: "Min".into(), zone: ZoneId::default() };
+        let rider =
+            Rider::decide(None, &Duty::Idle, register, now).unwrap().iter().fold(None, |r, e| Rider::apply(r, id, e));
+        let position = GeoPoint::new(37.5, 127.0).unwrap();
+        let online = |end| RiderCommand::GoOnline { position, shift_ends_at: Some(end) };
+        for bad in [now, now - chrono::Duration::minutes(1), now + chrono::Duration::hours(MAX_SHIFT_HOURS + 1)] {
+            assert_eq!(Rider::decide(rider.as_ref(), &Duty::Idle, online(bad), now), Err(RiderError::InvalidShiftEnd));
+        }
+        let end = now + chrono::Duration::hours(4);
+        let events = Rider::decide(rider.as_ref(), &Duty::Idle, online(end), now).unwrap();
+        let on = events.iter().fold(rider, |r, e| Rider::apply(r, id, e)).unwrap();
+        assert_eq!(on.shift_ends_at, Some(end));
+        let off = Rider::decide(Some(&on), &Duty::Idle, RiderCommand::GoOffline, now).unwrap();
+        let mut state = Some(on);
+        for event in &off {
+            state = Rider::apply(state, id, event);
+        }
+        assert_eq!(state.unwrap().shift_ends_at, None);
     }
 }

@@ -127,6 +127,7 @@ impl From<CommandError> for ApiError {
                 RiderError::AlreadyRegistered => ApiError::new(S::CONFLICT, "already_exists", message),
                 RiderError::NotRegistered => ApiError::not_found("rider"),
                 RiderError::InvalidName => ApiError::invalid("name", message),
+                RiderError::InvalidShiftEnd => ApiError::invalid("shift_ends_at", message),
                 RiderError::Unchanged(_) | RiderError::Offline | RiderError::CarryingOrder(_) => {
                     ApiError::new(S::CONFLICT, "invalid_transition", message)
                 }

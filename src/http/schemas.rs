@@ -99,6 +99,8 @@ pub struct Rider {
     /// Present when the platform took the rider off duty (offers went unanswered); gone once
     /// the rider is online again.
     offline_reason: Option<OfflineReason>,
+    /// When its shift ends, as it said on going online.
+    shift_ends_at: Option<DateTime<Utc>>,
 }
 
 /// One stop of a rider's route.

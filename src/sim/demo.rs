@@ -117,7 +117,7 @@ pub async fn seed(platform: &Arc<Platform>, settings: &DemoSettings) -> Result<(
         }
         let addr = platform.start_rider(rider.id);
         addr.send(RiderCmd(RiderCommand::Register { name: rider.name, zone: ZoneId::default() })).await??;
-        addr.send(RiderCmd(RiderCommand::GoOnline { position: rider.position })).await??;
+        addr.send(RiderCmd(RiderCommand::GoOnline { position: rider.position, shift_ends_at: None })).await??;
         added.1 += 1;
     }
     if added != (0, 0) {

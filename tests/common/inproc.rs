@@ -67,7 +67,7 @@ pub async fn city(app: &Application) -> City {
         .await
         .unwrap()
         .unwrap();
-    rider.send(RiderCmd(RiderCommand::GoOnline { position: here })).await.unwrap().unwrap();
+    rider.send(RiderCmd(RiderCommand::GoOnline { position: here, shift_ends_at: None })).await.unwrap().unwrap();
     City { store_id, store, item, rider_id, rider, here }
 }
 

@@ -91,6 +91,10 @@ async fn get(platform: Ctx, caller: Caller, path: web::Path<String>) -> Result<H
 struct Online {
     #[schema(value_type = Point)]
     position: GeoPoint,
+    /// When the rider's shift ends (in the future, at most 24 hours away): no trip it could
+    /// not finish by then is offered to it.
+    #[serde(default)]
+    shift_ends_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[utoipa::path(tag = "riders", operation_id = "riders_online", params(("rider" = uuid::Uuid, Path)), request_body = Online, responses((status = 200, description = "Done", body = Rider), ApiErrors), security(("bearer" = [])))]
@@ -104,7 +108,7 @@ async fn online(
     let (rider_id, addr) = rider_of(&platform, &path).await?;
     caller.acts_as_rider(rider_id, true)?;
     let view = addr
-        .send(RiderCmd(RiderCommand::GoOnline { position: body.0.position }))
+        .send(RiderCmd(RiderCommand::GoOnline { position: body.0.position, shift_ends_at: body.0.shift_ends_at }))
         .await
         .map_err(CommandError::from)??;
     Ok(HttpResponse::Ok().json(view))

@@ -140,8 +140,11 @@ async fn rider(command: RiderCommand, rider: RiderId, platform: &Arc<Platform>) 
             addr.send(Ping { position }).await.map_err(CommandError::from)??;
             Ok(None)
         }
-        RiderCommand::Online { position, .. } => {
-            let view = addr.send(RiderCmd(RiderDuty::GoOnline { position })).await.map_err(CommandError::from)??;
+        RiderCommand::Online { position, shift_ends_at, .. } => {
+            let view = addr
+                .send(RiderCmd(RiderDuty::GoOnline { position, shift_ends_at }))
+                .await
+                .map_err(CommandError::from)??;
             Ok(Some(serde_json::to_value(view).unwrap_or(Value::Null)))
         }
         RiderCommand::Offline { .. } => {

@@ -106,6 +106,9 @@ pub enum RiderCommand {
     Online {
         request_id: Option<String>,
         position: GeoPoint,
+        /// When the rider's shift ends, if it says.
+        #[serde(default)]
+        shift_ends_at: Option<DateTime<Utc>>,
     },
     Offline {
         request_id: Option<String>,

@@ -1,7 +1,7 @@
 //! What a headless run simulates: the city, its people, the dispatch settings, for how long.
 
 use crate::config::{Between, DemoSettings, DispatchSettings, OrderSettings, Release, Settings, SimulatorSettings};
-use crate::dispatch::Policy;
+use crate::dispatch::{Policy, TripSettings};
 
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -86,9 +86,13 @@ impl Plan {
 pub enum Baseline {
     /// Greedy nearest-first pairing, dispatch as configured.
     Greedy,
-    /// The same pairing, with dispatch starting the moment the store accepts: the one-order
-    /// policy the server ran before release timing.
+    /// The same pairing, with dispatch starting the moment the store accepts.
     AtAccept,
+    /// The same pairing and release, one order per rider: no trips.
+    Single,
+    /// One order per rider, offered the moment the store accepts: the policy the server ran
+    /// before release timing and trips.
+    OneOrder,
 }
 
 impl Baseline {
@@ -97,20 +101,27 @@ impl Baseline {
         match self {
             Baseline::Greedy => baseline.policy = Policy::Greedy,
             Baseline::AtAccept => baseline.dispatch.release = Release::AtAccept,
+            Baseline::Single => baseline.dispatch.trips = TripSettings::single(),
+            Baseline::OneOrder => {
+                baseline.dispatch.release = Release::AtAccept;
+                baseline.dispatch.trips = TripSettings::single();
+            }
         }
         baseline
     }
 }
 
-/// How a run is named in the figures: its pairing, and when dispatch starts unless as
-/// configured by default.
+/// How a run is named in the figures: its pairing, and when dispatch starts and how many
+/// orders a rider carries unless as configured by default.
 pub fn plan_name(plan: &Plan) -> String {
-    let policy = policy_name(plan.policy);
+    let mut name = policy_name(plan.policy).to_owned();
     if plan.dispatch.release == Release::AtAccept {
-        format!("{policy}, at accept")
-    } else {
-        policy.to_owned()
+        name.push_str(", at accept");
     }
+    if plan.dispatch.trips.max_orders <= 1 {
+        name.push_str(", one order per rider");
+    }
+    name
 }
 
 /// How a policy is named in the figures.
