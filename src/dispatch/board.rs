@@ -1,8 +1,9 @@
 //! One zone's dispatch board: which riders are online and where, which are held by orders
-//! (offered, assigned, carrying), and which orders wait for a rider. Each tick first offers
-//! riders already on their way to a store the orders of that neighbourhood that fit their
-//! trip (stacking), then groups the other waiting orders into trips (orders of one store or
-//! of stores close together, due about together; see [`trip`](super::trip)) and solves the
+//! (offered, assigned, carrying), and which orders wait for a rider. Each tick, when orders
+//! outnumber free riders, first offers riders already on their way to a store the orders of
+//! that neighbourhood that fit their trip (stacking), then groups the other waiting orders
+//! into trips (orders of one store or of stores close together, due about together; see
+//! [`trip`](super::trip)); with riders to spare every order rides alone. It then solves the
 //! assignment of those trips to free riders (k nearest candidates each, inside a radius that
 //! widens as the order waits), and hands back the offers to make: one per order, the orders
 //! of one trip to the same rider. A rider is free when online, holding nothing, and heard
@@ -291,11 +292,19 @@ impl<P: Position> Board<P> {
         // are led by their oldest order, and ties go to the longest wait.
         eligible.sort_by_key(|order| (self.waiting[order].since, *order));
         let deadline = now + Duration::seconds(i64::from(settings.offer_timeout_secs));
-        let (mut offers, mut decisions) = self.stack(&eligible, now, stale_after, settings, policy, explain);
+        // Trips only when riders are short: with a free rider for every order, each order
+        // rides alone and reaches its door soonest; sharing pays when orders would wait.
+        let short = eligible.len() > self.free.len();
+        let (mut offers, mut decisions) =
+            if short { self.stack(&eligible, now, stale_after, settings, policy, explain) } else { Default::default() };
         if !offers.is_empty() {
             eligible.retain(|order| !offers.iter().any(|o| o.order == *order));
         }
-        let trips = self.trips(&eligible, now, settings);
+        let trips = if short {
+            self.trips(&eligible, now, settings)
+        } else {
+            eligible.iter().map(|order| vec![*order]).collect()
+        };
         if self.free.is_empty() || trips.is_empty() {
             self.commit(&offers);
             return (offers, decisions);
@@ -786,48 +795,51 @@ mod tests {
     }
 
     #[test]
-    fn two_orders_of_one_store_due_together_go_to_one_rider_as_one_trip() {
-        let mut board: Board<PlanarPoint> = Board::new();
+    fn two_orders_of_one_store_due_together_go_to_one_rider_as_one_trip_when_riders_are_short() {
         let (near, far) = (RiderId::random(), RiderId::random());
-        board.presence(near, Some(PlanarPoint::new(0.0, 300.0)), t(0));
-        board.presence(far, Some(PlanarPoint::new(0.0, 900.0)), t(0));
-        let (a, b) = (OrderId::random(), OrderId::random());
-        board.needs(a, at(0.0, 0.0), ready(0, 2));
-        board.needs(
-            b,
-            Places { pickup: PlanarPoint::new(0.0, 0.0), dropoff: PlanarPoint::new(400.0, 200.0) },
-            ready(0, 4),
-        );
+        let (a, b, c) = (OrderId::random(), OrderId::random(), OrderId::random());
+        let board_of = |orders: &[OrderId]| {
+            let mut board: Board<PlanarPoint> = Board::new();
+            board.presence(near, Some(PlanarPoint::new(0.0, 300.0)), t(0));
+            board.presence(far, Some(PlanarPoint::new(0.0, 900.0)), t(0));
+            board.needs(a, at(0.0, 0.0), ready(0, 2));
+            let door = PlanarPoint::new(400.0, 200.0);
+            board.needs(b, Places { pickup: PlanarPoint::new(0.0, 0.0), dropoff: door }, ready(0, 4));
+            if orders.contains(&c) {
+                board.needs(c, at(2000.0, 0.0), ready(0, 2));
+            }
+            board
+        };
+        // Two riders for two orders: each rides alone, soonest at its door.
+        let offers = board_of(&[a, b]).tick(t(2), &settings(), Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| o.rider).collect::<BTreeSet<_>>(), [near, far].into());
+        // Three orders for two riders: the two of one store share the nearer rider.
+        let mut board = board_of(&[a, b, c]);
         let (offers, decisions) = board.tick_explained(t(2), &settings(), Policy::Optimal);
-        assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<BTreeSet<_>>(), [(a, near), (b, near)].into());
-        assert_eq!(board.free_riders(), 1, "the other rider stays free");
+        let pairs: BTreeSet<_> = offers.iter().map(|o| (o.order, o.rider)).collect();
+        assert_eq!(pairs, [(a, near), (b, near), (c, far)].into());
         let of_b = decisions.iter().find(|d| d.order == b).unwrap();
         assert_eq!((of_b.trip.clone(), of_b.joins_trip), (vec![a], false));
-        // One order per rider: two riders.
-        let mut single: Board<PlanarPoint> = Board::new();
-        single.presence(near, Some(PlanarPoint::new(0.0, 300.0)), t(0));
-        single.presence(far, Some(PlanarPoint::new(0.0, 900.0)), t(0));
-        single.needs(a, at(0.0, 0.0), ready(0, 2));
-        single.needs(b, at(0.0, 0.0), ready(0, 4));
+        // One order per rider: one of the three waits.
         let one_each = DispatchSettings { trips: super::trip::TripSettings::single(), ..settings() };
-        let riders: BTreeSet<RiderId> = single.tick(t(2), &one_each, Policy::Optimal).iter().map(|o| o.rider).collect();
-        assert_eq!(riders, [near, far].into());
+        let offers = board_of(&[a, b, c]).tick(t(2), &one_each, Policy::Optimal);
+        assert_eq!(offers.len(), 2);
+        assert_eq!(offers.iter().map(|o| o.rider).collect::<BTreeSet<_>>(), [near, far].into());
     }
 
     #[test]
     fn orders_apart_in_place_or_in_time_do_not_share_a_rider() {
         let mut board: Board<PlanarPoint> = Board::new();
-        for x in [0.0, 100.0, 200.0] {
-            board.presence(RiderId::random(), Some(PlanarPoint::new(x, 50.0)), t(0));
-        }
+        let rider = RiderId::random();
+        board.presence(rider, Some(PlanarPoint::new(0.0, 50.0)), t(0));
         let (a, other_store, later) = (OrderId::random(), OrderId::random(), OrderId::random());
-        board.needs(a, at(0.0, 0.0), ready(0, 0));
+        board.needs(a, at(0.0, 0.0), ready(-1, 0));
         board.needs(other_store, at(2000.0, 0.0), ready(0, 0));
         // Ready 9 minutes after a, outside the 5-minute window; released now all the same.
         board.needs(later, at(0.0, 0.0), ready(0, 9));
-        let offers = board.tick(t(0), &DispatchSettings { base_radius_m: 50_000.0, ..settings() }, Policy::Optimal);
-        let to_a = offers.iter().find(|o| o.order == a).unwrap().rider;
-        assert!(offers.iter().filter(|o| o.order != a).all(|o| o.rider != to_a), "{offers:?}");
+        let now = DispatchSettings { base_radius_m: 50_000.0, release: Release::AtAccept, ..settings() };
+        let offers = board.tick(t(0), &now, Policy::Optimal);
+        assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<Vec<_>>(), vec![(a, rider)]);
     }
 
     #[test]
@@ -836,7 +848,6 @@ mod tests {
         let (on_the_way, carrying, free) = (RiderId::random(), RiderId::random(), RiderId::random());
         board.presence(on_the_way, Some(PlanarPoint::new(0.0, 400.0)), t(0));
         board.presence(carrying, Some(PlanarPoint::new(0.0, 10.0)), t(0));
-        board.presence(free, Some(PlanarPoint::new(0.0, 1500.0)), t(0));
         let (first, second) = (OrderId::random(), OrderId::random());
         board.needs(first, at(0.0, 0.0), Need::Holds { rider: on_the_way, stage: Stage::Assigned, ready_at: None });
         board.needs(second, at(0.0, 0.0), Need::Holds { rider: carrying, stage: Stage::PickedUp, ready_at: None });
@@ -845,12 +856,15 @@ mod tests {
         let (offers, decisions) = board.tick_explained(t(0), &settings(), Policy::Optimal);
         assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<Vec<_>>(), vec![(third, on_the_way)]);
         assert_eq!((decisions[0].trip.clone(), decisions[0].joins_trip), (vec![first], true));
-        assert_eq!(board.free_riders(), 1);
-        // While that offer is out, nothing more joins the trip.
-        let fourth = OrderId::random();
+        // While that offer is out, nothing more joins the trip: the next two go to a free
+        // rider, as a trip of their own.
+        board.presence(free, Some(PlanarPoint::new(0.0, 1500.0)), t(0));
+        let (fourth, fifth) = (OrderId::random(), OrderId::random());
         board.needs(fourth, at(0.0, 0.0), ready(0, 1));
+        board.needs(fifth, at(0.0, 0.0), ready(0, 1));
         let offers = board.tick(t(0), &settings(), Policy::Optimal);
-        assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<Vec<_>>(), vec![(fourth, free)]);
+        let pairs: BTreeSet<_> = offers.iter().map(|o| (o.order, o.rider)).collect();
+        assert_eq!(pairs, [(fourth, free), (fifth, free)].into());
     }
 
     proptest::proptest! {

@@ -2,7 +2,8 @@
 //!
 //! Two orders of one store whose food is ready about together are cheaper for one rider
 //! than for two, and when riders are scarce they are the difference between delivering
-//! and not. A trip may only be built so that no order pays too much for it: the food of
+//! and not (the board builds trips only then: with riders to spare, every order rides alone
+//! and is at its door soonest). A trip may only be built so that no order pays too much for it: the food of
 //! every order may spend at most [`TripSettings::max_detour_secs`] longer between its store
 //! and its door than on a direct ride. The route is pickups first (nearest store next),
 //! then the drop-offs in the order that brings the food home soonest in total.
@@ -33,7 +34,7 @@ pub struct TripSettings {
 
 impl Default for TripSettings {
     fn default() -> Self {
-        TripSettings { max_orders: 3, store_radius_m: 300.0, ready_window_secs: 300, max_detour_secs: 600 }
+        TripSettings { max_orders: 3, store_radius_m: 300.0, ready_window_secs: 120, max_detour_secs: 180 }
     }
 }
 
