@@ -1,6 +1,9 @@
 "use strict";
 // The rider app: on and off duty, a location ping every 5 s while on duty, an offer with its
-// two stops and its countdown, and the job stop by stop. The rider websocket keeps the page
+// stops and its countdown, and the job stop by stop. An offer may be a trip of several
+// orders (or orders joining the trip under way): the rider takes or declines it whole, and
+// the route (`rider.trip`, in order) lists every stop left. The page follows one order at a
+// time, the next one of the trip once one is done. The rider websocket keeps the page
 // current; the REST routes do the acting, so a refusal comes back with its reason to show.
 //
 // The server judges a pickup and a delivery by the rider's own pings, never by a position a
@@ -81,6 +84,9 @@
 
   function takeRider(view) {
     rider = view;
+    // Done with the order on screen while the trip goes on: follow its next order.
+    const next = (rider.trip || [])[0];
+    if (next && !live(stage(order)) && (!order || next.order_id !== order.id)) followOrder(next.order_id);
     if (rider.online) {
       if (!here && rider.position) {
         here = point(rider.position);
@@ -201,7 +207,33 @@
     }
   }
 
+  async function followOrder(id) {
+    try {
+      take(await Baedal.api("rider", "GET", `/v1/orders/${id}`));
+    } catch (_) {
+      // Gone from this rider meanwhile: the next frame says what is left.
+    }
+  }
+
   // --- acting on the offer and the job -----------------------------------------------------
+
+  // The whole offer at once: every order offered now, one trip.
+  async function answer(accept) {
+    message("");
+    const declined = order;
+    try {
+      takeRider(await Baedal.api("rider", "POST", `/v1/riders/${me}/offer/${accept ? "accept" : "decline"}`));
+      if (declined) await followOrder(declined.id);
+      if (!accept && declined) notice(`You declined ${short(declined)}${offeredOrders().length > 1 ? " and the rest of the trip" : ""}.`);
+      return true;
+    } catch (error) {
+      message(failure(accept ? "accept" : "decline", error));
+      if (error.status === 404 || error.status === 409) refresh();
+      return false;
+    }
+  }
+
+  const offeredOrders = () => [...new Set((rider && rider.trip || []).filter((s) => s.offered).map((s) => s.order_id))];
 
   async function act(path, what, body) {
     if (!order) return;
@@ -278,13 +310,29 @@
   const itemsLine = (o) => [(o.items || []).map((l) => `${l.quantity} × ${l.name}`).join(", "), Baedal.money(o.total)]
     .filter(Boolean).join(" · ");
 
+  // The route as the server plans it: every stop left, offered ones marked.
+  function routeItems() {
+    return (rider && rider.trip || []).map((s, i) => {
+      const what = s.kind === "pickup" ? "Pick up" : "Drop off";
+      const detail = [coords(s.at), away(s.at), `about ${Baedal.clock(s.eta)}`, s.offered ? "offered" : ""].filter(Boolean).join(" · ");
+      const li = stopItem(`${i + 1}. ${what}`, `#${Baedal.shortId(s.order_id)}`, detail, s.kind);
+      li.dataset.order = s.order_id;
+      li.classList.toggle("offered", s.offered);
+      return li;
+    });
+  }
+
   function renderOffer() {
     const o = order;
     byId("offer").dataset.order = o.id;
-    byId("offer-stops").replaceChildren(
+    const trip = offeredOrders();
+    byId("offer").dataset.orders = String(Math.max(1, trip.length));
+    byId("offer-title").textContent = trip.length > 1 ? `New trip: ${trip.length} orders` : "New job offer";
+    const route = routeItems();
+    byId("offer-stops").replaceChildren(...(route.length > 2 ? route : [
       stopItem("Pick up", storeName(o), [coords(o.pickup_point), away(o.pickup_point)].filter(Boolean).join(" · "), "pickup"),
       stopItem("Drop off", "the customer", `${coords(o.delivery_point)} · ${distance(metres(o.pickup_point, o.delivery_point))} from the store`, "dropoff"),
-    );
+    ]));
     byId("offer-items").textContent = itemsLine(o);
     renderCountdown();
   }
@@ -333,6 +381,10 @@
       byId("job-detail").textContent = [`at ${Baedal.clock(o.updated_at)}`, Baedal.money(o.total)].filter(Boolean).join(" · ");
     }
     byId("job-actions").replaceChildren(...actions);
+    // The rest of the trip, when there is more than this order.
+    const route = routeItems();
+    byId("route").hidden = route.length <= 2;
+    byId("route-stops").replaceChildren(...(route.length > 2 ? route : []));
   }
 
   const el = (name, attrs) => {
@@ -435,13 +487,10 @@
     busy(event.currentTarget, () => (rider && rider.online ? goOffline() : goOnline()));
   });
   document.querySelector("#offer [data-action=accept]").addEventListener("click", (event) => {
-    busy(event.currentTarget, () => act("offers/{order}/accept", "accept"));
+    busy(event.currentTarget, () => answer(true));
   });
   document.querySelector("#offer [data-action=decline]").addEventListener("click", (event) => {
-    const declined = order;
-    busy(event.currentTarget, async () => {
-      if (await act("offers/{order}/decline", "decline")) notice(`You declined ${short(declined)}.`);
-    });
+    busy(event.currentTarget, () => answer(false));
   });
 
   Baedal.signIn("rider", "rider@demo.baedal.dev").then(async (current) => {
