@@ -313,6 +313,19 @@ async fn orders_of_one_store_ride_as_one_trip_and_a_third_joins_it(backend: Back
         })
         .collect();
     assert_eq!(doors.len(), 3, "only the doors are left: {view}");
+    // Each customer's ETA follows the route: a door later on it is promised later.
+    let mut promised = Vec::new();
+    for _ in 0..100 {
+        promised = Vec::new();
+        for (id, _, _) in &doors {
+            promised.push(time(&api.order(id).await["eta"], "dropoff_at"));
+        }
+        if promised.windows(2).all(|w| w[0] < w[1]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(promised.windows(2).all(|w| w[0] < w[1]), "ETAs along the route: {promised:?}");
     for (id, lat, lon) in doors {
         api.ping(&rider, (lat, lon)).await;
         app.send(json!({"type": "deliver", "request_id": format!("door-{id}"), "order_id": id})).await;

@@ -869,24 +869,36 @@ mod tests {
 
     proptest::proptest! {
         /// Whatever the board holds, a tick offers no order twice, never one to a rider who
-        /// was excluded from it, and never gives a rider more orders than a trip may hold.
+        /// was excluded from it, never gives a rider more orders than a trip may hold or a
+        /// trip that breaks the detour cap, and never one it cannot finish in its shift.
         #[test]
-        fn no_order_is_in_two_trips_and_no_trip_is_too_big(
-            riders in proptest::collection::vec((0.0..3000.0f64, 0.0..3000.0f64, 0usize..4), 1..8),
+        fn no_order_is_in_two_trips_and_no_trip_is_too_big_or_too_long(
+            riders in proptest::collection::vec(
+                (0.0..3000.0f64, 0.0..3000.0f64, 0usize..4, proptest::option::of(5i64..40)),
+                1..8,
+            ),
             orders in proptest::collection::vec((0usize..4, 0.0..3000.0f64, 0.0..3000.0f64, 0i64..12, proptest::bool::ANY), 1..14),
         ) {
             let stores = [(0.0, 0.0), (150.0, 100.0), (2500.0, 0.0), (0.0, 2500.0)];
             let mut board: Board<PlanarPoint> = Board::new();
             let ids: Vec<RiderId> = riders.iter().map(|_| RiderId::random()).collect();
-            let mut holds: HashMap<RiderId, usize> = HashMap::new();
-            for ((x, y, held), rider) in riders.iter().zip(&ids) {
+            let mut holds: HashMap<RiderId, Vec<Leg<PlanarPoint>>> = HashMap::new();
+            let mut where_is: HashMap<RiderId, PlanarPoint> = HashMap::new();
+            for ((x, y, held, shift), rider) in riders.iter().zip(&ids) {
                 board.presence(*rider, Some(PlanarPoint::new(*x, *y)), t(0));
+                where_is.insert(*rider, PlanarPoint::new(*x, *y));
+                board.shift(*rider, shift.map(t));
+                let mut legs = Vec::new();
                 for _ in 0..*held {
-                    let store = stores[0];
-                    board.needs(OrderId::random(), at(store.0, store.1), Need::Holds { rider: *rider, stage: Stage::Assigned, ready_at: None });
+                    let (order, places) = (OrderId::random(), at(stores[0].0, stores[0].1));
+                    board.needs(order, places, Need::Holds { rider: *rider, stage: Stage::Assigned, ready_at: None });
+                    legs.push(Leg { order, places, picked_up: false });
                 }
-                holds.insert(*rider, *held);
+                holds.insert(*rider, legs);
             }
+            let shifts: HashMap<RiderId, DateTime<Utc>> =
+                riders.iter().zip(&ids).filter_map(|((_, _, _, shift), rider)| Some((*rider, t((*shift)?)))).collect();
+            let mut places_of: HashMap<OrderId, Places<PlanarPoint>> = HashMap::new();
             let mut excluded_of: HashMap<OrderId, BTreeSet<RiderId>> = HashMap::new();
             for (store, x, y, ready_in, exclude) in &orders {
                 let order = OrderId::random();
@@ -894,19 +906,38 @@ mod tests {
                 excluded_of.insert(order, excluded.clone());
                 let (sx, sy) = stores[*store];
                 let places = Places { pickup: PlanarPoint::new(sx, sy), dropoff: PlanarPoint::new(*x, *y) };
+                places_of.insert(order, places);
                 board.needs(order, places, Need::Rider { excluded, since: t(0), ready_at: Some(t(*ready_in)) });
             }
             let settings = DispatchSettings { base_radius_m: 50_000.0, ..settings() };
             let offers = board.tick(t(5), &settings, Policy::Optimal);
             let mut seen = BTreeSet::new();
-            let mut per_rider: HashMap<RiderId, usize> = HashMap::new();
+            let mut per_rider: HashMap<RiderId, Vec<OrderId>> = HashMap::new();
             for offer in &offers {
                 proptest::prop_assert!(seen.insert(offer.order), "offered twice");
                 proptest::prop_assert!(!excluded_of[&offer.order].contains(&offer.rider));
-                *per_rider.entry(offer.rider).or_default() += 1;
+                per_rider.entry(offer.rider).or_default().push(offer.order);
             }
-            for (rider, offered) in per_rider {
-                proptest::prop_assert!(offered + holds[&rider] <= settings.trips.max_orders.max(holds[&rider]));
+            let speed = settings.speed;
+            for (rider, mut offered) in per_rider {
+                let held = &holds[&rider];
+                proptest::prop_assert!(offered.len() + held.len() <= settings.trips.max_orders.max(held.len()));
+                offered.sort();
+                let mut legs = held.clone();
+                legs.extend(offered.iter().map(|o| Leg { order: *o, places: places_of[o], picked_up: false }));
+                // A new trip is routed from its lead's store; stacking from the rider.
+                let (from, lead_secs) = if held.is_empty() {
+                    let store = places_of[&offered[0]].pickup;
+                    (store, speed.travel_secs(where_is[&rider].distance_m(&store)))
+                } else {
+                    (where_is[&rider], 0.0)
+                };
+                proptest::prop_assert!(trip::fits(from, &legs, &speed, &settings.trips), "a trip over the cap");
+                if let Some(ends) = shifts.get(&rider) {
+                    let done = trip::route(from, &legs, &speed).last().map_or(0.0, |s| s.arrive_secs);
+                    let secs = lead_secs + done + speed.dropoff_service_secs;
+                    proptest::prop_assert!(t(5) + Duration::milliseconds((secs * 1000.0) as i64) <= *ends, "past its shift");
+                }
             }
         }
     }

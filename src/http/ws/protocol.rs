@@ -27,7 +27,7 @@ pub enum ServerMessage {
     /// First message: who the connection is.
     Welcome { session: Uuid, role: &'static str, subject: Uuid },
     /// The state to start from: the caller's live orders (the store's board, the rider's
-    /// offer or job) and, for a rider, the rider.
+    /// trip's orders) and, for a rider, the rider.
     Snapshot { orders: Vec<VersionedOrder>, rider: Option<RiderView> },
     /// An order changed: its new state, and the events that changed it.
     Order { events: Vec<&'static str>, order: VersionedOrder },

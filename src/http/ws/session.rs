@@ -227,7 +227,7 @@ impl WsSession {
     }
 
     /// The orders (and rider) this connection starts from: the subject's live orders (the
-    /// store's board, the rider's offer or job), and the orders the app said it holds that
+    /// store's board, every order of the rider's trip), and the orders the app said it holds that
     /// are its to see, finished or not. A store sees no order before it is paid for, as on
     /// the live stream.
     fn snapshot(&self) -> impl std::future::Future<Output = (Vec<(Order, i64)>, Option<RiderView>)> + 'static {
@@ -247,9 +247,15 @@ impl WsSession {
                         Some(addr) => addr.send(GetRider).await.ok().and_then(Result::ok).flatten(),
                         None => None,
                     };
-                    let job = view.as_ref().and_then(|v| v.duty.order());
+                    // Every order of its trip (the route names them), offered ones included.
+                    let mut jobs: Vec<OrderId> = view.as_ref().and_then(|v| v.duty.order()).into_iter().collect();
+                    for stop in view.iter().flat_map(|v| &v.trip) {
+                        if !jobs.contains(&stop.order_id) {
+                            jobs.push(stop.order_id);
+                        }
+                    }
                     rider = view;
-                    job.into_iter().collect()
+                    jobs
                 }
             };
             let mut orders = Vec::with_capacity(ids.len() + held.len());
