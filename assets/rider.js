@@ -312,10 +312,10 @@
 
   // The route as the server plans it: every stop left, offered ones marked.
   function routeItems() {
-    return (rider && rider.trip || []).map((s, i) => {
+    return (rider && rider.trip || []).map((s) => {
       const what = s.kind === "pickup" ? "Pick up" : "Drop off";
       const detail = [coords(s.at), away(s.at), `about ${Baedal.clock(s.eta)}`, s.offered ? "offered" : ""].filter(Boolean).join(" · ");
-      const li = stopItem(`${i + 1}. ${what}`, `#${Baedal.shortId(s.order_id)}`, detail, s.kind);
+      const li = stopItem(what, `#${Baedal.shortId(s.order_id)}`, detail, s.kind);
       li.dataset.order = s.order_id;
       li.classList.toggle("offered", s.offered);
       return li;
@@ -395,8 +395,10 @@
 
   function drawMap(s) {
     const o = order;
-    const points = [o.pickup_point, o.delivery_point].concat(here ? [here] : []);
+    const route = (rider && rider.trip) || [];
+    const points = [o.pickup_point, o.delivery_point].concat(here ? [here] : [], route.map((stop) => stop.at));
     const proj = Baedal.projection(points, W, H, 250);
+    drawRoute(route, proj);
     const grid = byId("map-grid");
     const step = 500 * proj.scale; // a line every 500 m
     grid.replaceChildren();
@@ -435,6 +437,28 @@
     line("leg-store", at, next);
     byId("leg-store").setAttribute("class", `assignment ${s === "to_customer" ? "to_customer" : "to_store"}`);
     mark.querySelector("circle").setAttribute("class", `rider ${s === "offer" ? "offered" : s}`);
+  }
+
+  // The rest of the trip: the route's line through every stop (from the rider, when known)
+  // and the other orders' stops, numbered in route order.
+  function drawRoute(route, proj) {
+    const marks = byId("route-marks");
+    marks.replaceChildren();
+    if (route.length <= 2) return;
+    const fmt = ([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`;
+    const path = (here ? [proj.at(here)] : []).concat(route.map((stop) => proj.at(stop.at)));
+    marks.appendChild(el("polyline", { class: "trip-route", points: path.map(fmt).join(" ") }));
+    route.forEach((stop, i) => {
+      if (stop.order_id === order.id) return;
+      const g = el("g", { class: "trip-stop", transform: `translate(${fmt(proj.at(stop.at))})`, "data-stop": stop.kind, "data-order": stop.order_id });
+      g.appendChild(stop.kind === "pickup"
+        ? el("rect", { class: "store-mark", width: 12, height: 12, x: -6, y: -6, rx: 2 })
+        : el("circle", { class: "dropoff", r: 5 }));
+      const number = el("text", { class: "store-label", x: 9, y: 4 });
+      number.textContent = String(i + 1);
+      g.appendChild(number);
+      marks.appendChild(g);
+    });
   }
 
   // --- keeping current ---------------------------------------------------------------------

@@ -439,6 +439,31 @@ async fn the_rider_app_takes_an_offer_to_the_door(backend: Backend) {
         .await;
     let png = browser.client.screenshot().await.expect("screenshot");
     std::fs::write(dir.join("rider-off-duty.png"), png).unwrap();
+
+    // Two orders of the store waiting when the rider comes back on duty, more than the one
+    // rider: one trip. The page lists its four stops, draws the other order's on the map,
+    // and one Accept takes both.
+    let (first, second) = (place("rider-3").await, place("rider-4").await);
+    accept(first.clone()).await;
+    accept(second.clone()).await;
+    browser.click("#duty-toggle[data-action=online]").await;
+    browser
+        .wait_for(
+            "const o = document.getElementById('offer'); return !o.hidden && o.dataset.orders === '2' && \
+             document.querySelectorAll('#offer-stops li').length === 4 && \
+             document.getElementById('offer-title').textContent.includes('2 orders') && \
+             document.querySelectorAll('#route-marks .trip-stop').length >= 1",
+            20,
+            "the trip offered on the page",
+        )
+        .await;
+    let png = browser.client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join("rider-trip.png"), png).unwrap();
+    browser.click("#offer [data-action=accept]").await;
+    for id in [&first, &second] {
+        api.wait_order(id, 15, |o| o["rider_id"] == rider.as_str() && o["dispatch"] == "assigned").await;
+    }
+    browser.wait_for("return !document.getElementById('route').hidden", 10, "the route under the job").await;
     browser.close().await;
 }
 

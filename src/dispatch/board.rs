@@ -509,8 +509,9 @@ impl<P: Position> Board<P> {
     }
 
     /// Group `eligible` (oldest first) into trips, each led by its oldest order: the orders
-    /// of stores within the trip radius of the lead's, due within the ready window of it,
-    /// while the trip still fits. With `max_orders = 1` every order is its own trip.
+    /// of stores within the trip radius of the lead's, due within the ready window of it and
+    /// declined by the same riders, while the trip still fits. With `max_orders = 1` every
+    /// order is its own trip.
     fn trips(&self, eligible: &[OrderId], now: DateTime<Utc>, settings: &DispatchSettings) -> Vec<Vec<OrderId>> {
         let rules = &settings.trips;
         let ready = |order: &OrderId| self.waiting[order].ready_at.unwrap_or(now).max(now);
@@ -528,7 +529,10 @@ impl<P: Position> Board<P> {
                 }
                 let job = &self.waiting[mate];
                 let apart = (ready(mate) - ready(lead)).num_seconds().unsigned_abs();
+                // A trip goes to none of the riders any of its orders left out: only orders
+                // that left out the same riders share one, so none loses a rider it has.
                 if grouped.contains(mate)
+                    || job.excluded != first.excluded
                     || first.places.pickup.distance_m(&job.places.pickup) > rules.store_radius_m
                     || apart > rules.ready_window_secs
                 {
@@ -963,5 +967,20 @@ mod tests {
         board.needs(other, at(0.0, 0.0), searching(0));
         let offers = board.tick(t(0), &settings(), Policy::Optimal);
         assert_eq!(offers.iter().map(|o| o.rider).collect::<Vec<_>>(), vec![leaving]);
+    }
+
+    #[test]
+    fn an_order_a_rider_declined_does_not_take_that_rider_from_the_others() {
+        let mut board: Board<PlanarPoint> = Board::new();
+        let rider = RiderId::random();
+        board.presence(rider, Some(PlanarPoint::new(0.0, 50.0)), t(0));
+        let (declined, a, b) = (OrderId::random(), OrderId::random(), OrderId::random());
+        let need = Need::Rider { excluded: [rider].into(), since: t(-1), ready_at: Some(t(1)) };
+        board.needs(declined, at(0.0, 0.0), need);
+        board.needs(a, at(0.0, 0.0), ready(0, 1));
+        board.needs(b, at(0.0, 0.0), ready(0, 1));
+        let offers = board.tick(t(0), &DispatchSettings { release: Release::AtAccept, ..settings() }, Policy::Optimal);
+        let pairs: BTreeSet<_> = offers.iter().map(|o| (o.order, o.rider)).collect();
+        assert_eq!(pairs, [(a, rider), (b, rider)].into());
     }
 }
