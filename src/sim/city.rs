@@ -86,6 +86,8 @@ pub struct CitySim {
     riders: HashMap<RiderId, SimRider>,
     customers: Vec<CustomerId>,
     planned: HashSet<(OrderId, Step)>,
+    /// The orders offered to each demo rider and not yet answered: one offer, answered whole.
+    offers: HashMap<RiderId, HashSet<OrderId>>,
     /// The latest status of the orders the simulator acts on.
     status: HashMap<OrderId, OrderStatus>,
     last_tick: Instant,
@@ -111,6 +113,7 @@ impl CitySim {
             riders,
             customers,
             planned: HashSet::new(),
+            offers: HashMap::new(),
             status: HashMap::new(),
             last_tick: Instant::now(),
             subscription: None,
@@ -150,6 +153,9 @@ impl CitySim {
     fn react(&mut self, order: &Order, ctx: &mut Context<Self>) {
         let id = order.id;
         let status = order.status();
+        for offered in self.offers.values_mut() {
+            offered.remove(&id);
+        }
         if status.is_terminal() {
             self.status.remove(&id);
             self.planned.retain(|(planned, _)| *planned != id);
@@ -172,6 +178,7 @@ impl CitySim {
         match &order.phase {
             Phase::Active { courier: Courier::Offered { rider, .. }, .. } if self.riders.contains_key(rider) => {
                 let rider = *rider;
+                self.offers.entry(rider).or_default().insert(id);
                 let secs = self.settings.rider_answer_secs.sample(&mut self.rng);
                 self.plan(id, Step::RiderAnswer(rider), secs, ctx, move |sim, ctx| sim.answer_offer(id, rider, ctx));
             }
@@ -247,14 +254,17 @@ impl CitySim {
         }
     }
 
+    /// The rider answers its offer, every order of it (a trip) at once.
     fn answer_offer(&mut self, id: OrderId, rider: RiderId, ctx: &mut Context<Self>) {
         self.planned.remove(&(id, Step::RiderAnswer(rider)));
-        let command = if self.rng.gen_bool(self.settings.decline_share.get()) {
-            OrderCommand::DeclineOffer { rider }
-        } else {
-            OrderCommand::AcceptOffer { rider }
-        };
-        self.command(id, command, ctx);
+        let Some(offered) = self.offers.get_mut(&rider).filter(|offered| offered.contains(&id)) else { return };
+        let orders = std::mem::take(offered);
+        let decline = self.rng.gen_bool(self.settings.decline_share.get());
+        for order in orders {
+            let command =
+                if decline { OrderCommand::DeclineOffer { rider } } else { OrderCommand::AcceptOffer { rider } };
+            self.command(order, command, ctx);
+        }
     }
 
     /// A new order from a random customer at a random open demo store, to a point nearby.
