@@ -15,11 +15,18 @@ const Baedal = (() => {
   }
 
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, field) {
       super(message);
       this.status = status;
       this.code = code;
+      this.field = field; // the request field at fault, when the server named one
     }
+  }
+
+  // A refusal in words for the page: the server's message, the field it named, its code.
+  function explain(error) {
+    const detail = [error.field && `field ${error.field}`, error.code].filter(Boolean).join(", ");
+    return detail ? `${error.message} (${detail})` : error.message;
   }
 
   function remember(role, email, tokens) {
@@ -71,7 +78,7 @@ const Baedal = (() => {
     }
     if (!response.ok) {
       const error = (data && data.error) || {};
-      throw new ApiError(response.status, error.code, error.message || response.statusText);
+      throw new ApiError(response.status, error.code, error.message || response.statusText, error.field);
     }
     return data;
   }
@@ -229,5 +236,5 @@ const Baedal = (() => {
     return b;
   }
 
-  return { demo, session, api, signIn, socket, badge, busy, button, statusLabels, shortId, clock, duration, money, projection, ApiError };
+  return { demo, session, api, signIn, socket, badge, busy, button, statusLabels, shortId, clock, duration, money, projection, ApiError, explain };
 })();

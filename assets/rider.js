@@ -33,7 +33,7 @@
   const notice = (text) => { byId("notice").textContent = text || ""; };
   const short = (o) => `#${Baedal.shortId(o.id)}`;
   const point = (p) => ({ lat: p.lat, lon: p.lon });
-  const failure = (what, error) => `${what}: ${error.message}${error.code ? ` (${error.code})` : ""}`;
+  const failure = (what, error) => `${what}: ${Baedal.explain(error)}`;
 
   function metres(a, b) {
     const rad = Math.PI / 180;

@@ -63,7 +63,7 @@
     try {
       await Baedal.api("store", "POST", `/v1/stores/${store}/orders/${entry.order_id}/${action}`, body);
     } catch (error) {
-      message(`${action}: ${error.message}`);
+      message(`${action}: ${Baedal.explain(error)}`);
     }
     await refresh();
   }
