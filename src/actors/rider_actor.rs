@@ -159,18 +159,8 @@ impl RiderActor {
     /// customers are promised until the rider takes them).
     fn route(&self, with_offered: bool) -> Vec<TripStop> {
         let Some((position, _)) = self.position else { return Vec::new() };
-        let legs: Vec<Leg<GeoPoint>> = self
-            .jobs
-            .iter()
-            .filter(|(_, (duty, _))| with_offered || !matches!(duty, Duty::Offered { .. }))
-            .map(|(order, (duty, places))| Leg {
-                order: *order,
-                places: *places,
-                picked_up: matches!(duty, Duty::Delivering { .. }),
-            })
-            .collect();
         let now = Utc::now();
-        trip::route(position, &legs, &self.platform.settings.dispatch.speed)
+        trip::route(position, &self.legs(with_offered), &self.platform.settings.dispatch.speed)
             .into_iter()
             .map(|stop| TripStop {
                 order_id: stop.order,
@@ -182,31 +172,35 @@ impl RiderActor {
             .collect()
     }
 
-    /// Each order on the trip keeps its ETA from the rider's position and the route: when
-    /// the rider reaches its store, and how much the other doors add to its ride.
+    /// The trip's orders as the route needs them: with the orders only offered, or not.
+    fn legs(&self, with_offered: bool) -> Vec<Leg<GeoPoint>> {
+        self.jobs
+            .iter()
+            .filter(|(_, (duty, _))| with_offered || !matches!(duty, Duty::Offered { .. }))
+            .map(|(order, (duty, places))| Leg {
+                order: *order,
+                places: *places,
+                picked_up: matches!(duty, Duty::Delivering { .. }),
+            })
+            .collect()
+    }
+
+    /// Each order on the trip keeps its ETA from the rider's position and the route of the
+    /// orders taken ([`trip::along`]): when the rider reaches its store, and how much the
+    /// other stops add to its ride. An order only offered is told the rider rides straight
+    /// to it.
     fn tell_orders_where(&self) {
         let Some((position, _)) = self.position else { return };
         if self.jobs.is_empty() {
             return;
         }
-        let speed = &self.platform.settings.dispatch.speed;
-        let route = self.route(false);
-        for (order, (_, places)) in &self.jobs {
-            let at = |kind| route.iter().find(|s| s.order_id == *order && s.kind == kind).map(|s| s.eta);
-            let to_store_secs = at(StopKind::Pickup).map(|eta| (eta - Utc::now()).num_milliseconds() as f64 / 1000.0);
-            let detour_secs = match (at(StopKind::Pickup), at(StopKind::Dropoff)) {
-                (Some(store), Some(door)) => {
-                    let ride = (door - store).num_milliseconds() as f64 / 1000.0 - speed.pickup_service_secs;
-                    ride - speed.travel_secs(places.pickup.distance_m(&places.dropoff))
-                }
-                (None, Some(door)) => {
-                    let ride = (door - Utc::now()).num_milliseconds() as f64 / 1000.0;
-                    ride - speed.travel_secs(position.distance_m(&places.dropoff))
-                }
-                _ => 0.0,
+        let along = trip::along(position, &self.legs(false), &self.platform.settings.dispatch.speed);
+        for order in self.jobs.keys() {
+            let at = match along.iter().find(|a| a.order == *order) {
+                Some(a) => RiderAt { position, to_store_secs: a.to_store_secs, detour_secs: a.detour_secs().max(0.0) },
+                None => RiderAt::direct(position),
             };
             if let Some(addr) = self.platform.order(*order) {
-                let at = RiderAt { position, to_store_secs, detour_secs: detour_secs.max(0.0) };
                 addr.do_send(RiderMoved { rider: self.id, at });
             }
         }

@@ -206,16 +206,21 @@ impl<P: Position> Board<P> {
     fn shift_too_short(&self, pickup: &P, trip_secs: f64, now: DateTime<Utc>, speed: &SpeedModel) -> Vec<RiderId> {
         let mut ending: Vec<RiderId> = self
             .shift_ends
-            .iter()
-            .filter(|(rider, ends)| {
+            .keys()
+            .filter(|rider| {
                 let Some(seen) = self.online.get(rider) else { return false };
-                let secs = speed.travel_secs(seen.position.distance_m(pickup)) + trip_secs;
-                now + Duration::milliseconds((secs * 1000.0) as i64) > **ends
+                self.outlasts_shift(rider, speed.travel_secs(seen.position.distance_m(pickup)) + trip_secs, now)
             })
-            .map(|(rider, _)| *rider)
+            .copied()
             .collect();
         ending.sort();
         ending
+    }
+
+    /// Whether work of `secs` from `now` would end after `rider`'s shift (never, when it
+    /// did not say when its shift ends).
+    fn outlasts_shift(&self, rider: &RiderId, secs: f64, now: DateTime<Utc>) -> bool {
+        self.shift_ends.get(rider).is_some_and(|ends| now + Duration::milliseconds((secs * 1000.0) as i64) > *ends)
     }
 
     /// What `order` (picked up and dropped off at `places`) needs now.
@@ -321,8 +326,7 @@ impl<P: Position> Board<P> {
                     .iter()
                     .map(|order| Leg { order: *order, places: self.waiting[order].places, picked_up: false })
                     .collect();
-                let done = trip::route(pickup, &legs, &settings.speed).last().map_or(0.0, |s| s.arrive_secs);
-                self.shift_too_short(&pickup, done + settings.speed.dropoff_service_secs, now, &settings.speed)
+                self.shift_too_short(&pickup, trip::duration_secs(pickup, &legs, &settings.speed), now, &settings.speed)
             })
             .collect();
         let jobs: Vec<Job<P>> = trips
@@ -469,13 +473,8 @@ impl<P: Position> Board<P> {
                     continue;
                 }
                 legs.push(Leg { order: *order, places: job.places, picked_up: false });
-                let route = trip::route(seen.position, &legs, &settings.speed);
-                let done = route.last().map_or(0.0, |s| s.arrive_secs) + settings.speed.dropoff_service_secs;
-                let in_shift = self
-                    .shift_ends
-                    .get(rider)
-                    .is_none_or(|ends| now + Duration::milliseconds((done * 1000.0) as i64) <= *ends);
-                if !in_shift || !trip::fits(seen.position, &legs, &settings.speed, rules) {
+                let done = trip::duration_secs(seen.position, &legs, &settings.speed);
+                if self.outlasts_shift(rider, done, now) || !trip::fits(seen.position, &legs, &settings.speed, rules) {
                     legs.pop();
                     continue;
                 }
@@ -938,8 +937,7 @@ mod tests {
                 };
                 proptest::prop_assert!(trip::fits(from, &legs, &speed, &settings.trips), "a trip over the cap");
                 if let Some(ends) = shifts.get(&rider) {
-                    let done = trip::route(from, &legs, &speed).last().map_or(0.0, |s| s.arrive_secs);
-                    let secs = lead_secs + done + speed.dropoff_service_secs;
+                    let secs = lead_secs + trip::duration_secs(from, &legs, &speed);
                     proptest::prop_assert!(t(5) + Duration::milliseconds((secs * 1000.0) as i64) <= *ends, "past its shift");
                 }
             }

@@ -122,6 +122,53 @@ pub fn route<P: Position>(from: P, legs: &[Leg<P>], speed: &SpeedModel) -> Vec<S
     stops
 }
 
+/// Seconds from `from` until the last door of `legs` is done, hand-over included.
+pub fn duration_secs<P: Position>(from: P, legs: &[Leg<P>], speed: &SpeedModel) -> f64 {
+    route(from, legs, speed).last().map_or(0.0, |stop| stop.arrive_secs + speed.dropoff_service_secs)
+}
+
+/// What a trip's route means for one of its orders.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Along {
+    pub order: OrderId,
+    /// Seconds until the rider reaches the order's store; `None` once the food is on board.
+    pub to_store_secs: Option<f64>,
+    /// Seconds the food rides along the route: from leaving its store (or from now, once on
+    /// board) to its door.
+    pub ride_secs: f64,
+    /// The same ride taken directly.
+    pub direct_secs: f64,
+}
+
+impl Along {
+    /// What the route's other stops add to the order's ride.
+    pub fn detour_secs(&self) -> f64 {
+        self.ride_secs - self.direct_secs
+    }
+}
+
+/// What the route from `from` through `legs` ([`route`]) means for each order of it: when
+/// the rider reaches its store and how long its food rides, against a direct ride. The
+/// detour cap of [`fits`] and the ETAs the rider actor gives its orders both read it.
+pub fn along<P: Position>(from: P, legs: &[Leg<P>], speed: &SpeedModel) -> Vec<Along> {
+    let stops = route(from, legs, speed);
+    let at = |order: OrderId, kind| stops.iter().find(|s| s.order == order && s.kind == kind).map(|s| s.arrive_secs);
+    legs.iter()
+        .filter_map(|leg| {
+            let door = at(leg.order, StopKind::Dropoff)?;
+            let to_store_secs = at(leg.order, StopKind::Pickup);
+            let (left, direct_secs) = match to_store_secs {
+                Some(store) => (
+                    store + speed.pickup_service_secs,
+                    speed.travel_secs(leg.places.pickup.distance_m(&leg.places.dropoff)),
+                ),
+                None => (0.0, speed.travel_secs(from.distance_m(&leg.places.dropoff))),
+            };
+            Some(Along { order: leg.order, to_store_secs, ride_secs: door - left, direct_secs })
+        })
+        .collect()
+}
+
 /// Whether `legs` make a fair trip from `from`: no more orders than allowed, and no order's
 /// food longer on board than a direct ride from its store plus the allowed detour.
 pub fn fits<P: Position>(from: P, legs: &[Leg<P>], speed: &SpeedModel, settings: &TripSettings) -> bool {
@@ -131,22 +178,10 @@ pub fn fits<P: Position>(from: P, legs: &[Leg<P>], speed: &SpeedModel, settings:
     if legs.len() <= 1 {
         return true;
     }
-    let stops = route(from, legs, speed);
-    let left_store = |order: OrderId| {
-        stops
-            .iter()
-            .find(|s| s.order == order && s.kind == StopKind::Pickup)
-            .map(|s| s.arrive_secs + speed.pickup_service_secs)
-    };
-    legs.iter().filter(|leg| !leg.picked_up).all(|leg| {
-        let (Some(left), Some(door)) =
-            (left_store(leg.order), stops.iter().find(|s| s.order == leg.order && s.kind == StopKind::Dropoff))
-        else {
-            return false;
-        };
-        let direct = speed.travel_secs(leg.places.pickup.distance_m(&leg.places.dropoff));
-        door.arrive_secs - left <= direct + settings.max_detour_secs as f64
-    })
+    let cap = settings.max_detour_secs as f64;
+    let along = along(from, legs, speed);
+    along.len() == legs.len()
+        && along.iter().filter(|a| a.to_store_secs.is_some()).all(|a| a.ride_secs <= a.direct_secs + cap)
 }
 
 fn nearest<P: Position>(from: P, points: impl Iterator<Item = P>) -> Option<usize> {
