@@ -28,7 +28,8 @@ pub type Millis = i64;
 
 /// Customers who order in the simulated city.
 const CUSTOMERS: usize = 200;
-/// Free riders report where they are this often, as the live simulator's idle riders do.
+/// Riders report where they are this often, as the live simulator's do (those on a trip too:
+/// the board offers them orders to join it).
 const IDLE_PING: Millis = 10_000;
 /// The open orders and idle riders are sampled this often for the report's charts.
 const SAMPLE_EVERY: Millis = 60_000;
