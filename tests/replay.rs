@@ -100,3 +100,34 @@ fn the_checker_catches_broken_solutions() {
     a.pickup_at = instance.couriers[a.courier].off + 1;
     assert!(check(&instance, &overtime).iter().any(|v| v.0.contains("outside its shift")));
 }
+
+/// FNV-1a over the bytes of a solution's files: a fingerprint of every assignment, pickup
+/// and drop-off time and courier move.
+fn fingerprint(dir: &std::path::Path) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in ["solution_info_assignments.txt", "solution_info_orders.txt", COURIERS_FILE] {
+        for byte in std::fs::read(dir.join(file)).unwrap() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// Moving dispatch rules between modules must not change a single decision: each kept day's
+/// solutions, tuned and greedy, are pinned byte for byte. A change that means to alter
+/// dispatch updates these values in the same commit and says why.
+#[test]
+fn the_kept_days_replay_to_the_pinned_solutions() {
+    let pinned: [(&str, u64, u64); 3] = [
+        ("0o50t100s1p100", 14921289793331970697, 14024515433960183410),
+        ("0r50t100s1p100", 10009083225937813575, 8584676748416560698),
+        ("1r50t75s2p125", 10213109044887764938, 16197926920648283429),
+    ];
+    let mut seen = Vec::new();
+    for (name, _, _) in pinned {
+        let out = tempfile::tempdir().unwrap();
+        run_instance(&instance_dir(name), ReplaySettings::tuned(), out.path()).unwrap();
+        seen.push((name, fingerprint(out.path()), fingerprint(&out.path().join("greedy"))));
+    }
+    assert_eq!(seen, pinned, "a replayed day decided differently");
+}
