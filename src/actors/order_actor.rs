@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use crate::dispatch::duties;
-use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderEvent, OrderStatus, Payment, Phase};
+use crate::dispatch::duties::{self, PaymentCall};
+use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderEvent, OrderStatus, Phase};
 use crate::domain::rider::Duty;
 use crate::domain::{OrderId, RiderId};
 use crate::matching::eta::{self, RiderAt};
@@ -178,10 +178,11 @@ impl OrderActor {
         }
         let gateway = self.platform.gateway.clone();
         let id = self.id;
-        let call: Call = match (&order.phase, &order.payment) {
+        let Some(wanted) = duties::payment_call(order) else { return };
+        let call: Call = match wanted {
             // Also after a cancellation that came before the provider answered: the answer
             // is needed, to void a hold that was granted after all.
-            (Phase::AwaitingPayment | Phase::Cancelled { .. }, Payment::Pending) => {
+            PaymentCall::Authorize => {
                 let amount = order.terms.total;
                 let timeout = chrono::Duration::seconds(self.platform.settings.orders.payment_timeout_secs as i64);
                 let give_up_at = order.placed_at + timeout;
@@ -204,19 +205,16 @@ impl OrderActor {
                     }
                 })
             }
-            (Phase::Cancelled { .. } | Phase::Rejected { .. }, Payment::Authorized { authorization }) => {
-                let authorization = authorization.clone();
-                Box::pin(async move {
-                    match gateway.void(id, &authorization).await {
-                        Ok(()) => Some(OrderCommand::RecordVoid),
-                        Err(error) => {
-                            tracing::warn!(order = %id, %error, "void failed; will retry");
-                            None
-                        }
+            PaymentCall::Void { authorization } => Box::pin(async move {
+                match gateway.void(id, &authorization).await {
+                    Ok(()) => Some(OrderCommand::RecordVoid),
+                    Err(error) => {
+                        tracing::warn!(order = %id, %error, "void failed; will retry");
+                        None
                     }
-                })
-            }
-            (Phase::Cancelled { .. } | Phase::Rejected { .. }, Payment::Unresolved { .. }) => Box::pin(async move {
+                }
+            }),
+            PaymentCall::VoidUnanswered => Box::pin(async move {
                 match gateway.void_unanswered(id).await {
                     Ok(()) => Some(OrderCommand::RecordVoid),
                     Err(error) => {
@@ -225,19 +223,15 @@ impl OrderActor {
                     }
                 }
             }),
-            (Phase::Delivered { .. }, Payment::Authorized { authorization }) => {
-                let authorization = authorization.clone();
-                Box::pin(async move {
-                    match gateway.capture(id, &authorization).await {
-                        Ok(()) => Some(OrderCommand::RecordCapture),
-                        Err(error) => {
-                            tracing::warn!(order = %id, %error, "capture failed; will retry");
-                            None
-                        }
+            PaymentCall::Capture { authorization } => Box::pin(async move {
+                match gateway.capture(id, &authorization).await {
+                    Ok(()) => Some(OrderCommand::RecordCapture),
+                    Err(error) => {
+                        tracing::warn!(order = %id, %error, "capture failed; will retry");
+                        None
                     }
-                })
-            }
-            _ => return,
+                }
+            }),
         };
         self.payment_in_flight = true;
         let retry = Duration::from_millis(self.platform.settings.orders.payment_retry_ms.max(10));
@@ -278,16 +272,7 @@ impl OrderActor {
 
     fn sync_rider(&mut self, order: &Order) {
         let id = self.id;
-        let duty = match &order.phase {
-            Phase::Active { courier: Courier::Offered { rider, deadline }, .. } => {
-                Some((*rider, Duty::Offered { order: id, deadline: *deadline }))
-            }
-            Phase::Active { courier: Courier::Assigned { rider }, .. } => {
-                Some((*rider, Duty::EnRouteToStore { order: id }))
-            }
-            Phase::PickedUp { rider, .. } => Some((*rider, Duty::Delivering { order: id })),
-            _ => None,
-        };
+        let duty = duties::rider_duty(order);
         let current = duty.as_ref().map(|(rider, _)| *rider);
         if let Some(previous) = self.rider_told.filter(|previous| Some(*previous) != current) {
             if let Some(addr) = self.platform.rider(previous) {

@@ -1,13 +1,14 @@
-//! What an order asks of the world in the state it is in: what it needs from dispatch, and
-//! which deadlines are in force with the command each fires. Pure, so the order actor (wall
-//! clock, actix timers) and the headless simulator (simulated clock, an agenda) follow the
-//! same rules.
+//! What an order asks of the world in the state it is in: what it needs from dispatch,
+//! which deadlines are in force with the command each fires, what the payment provider must
+//! be asked, and whose job it is. Pure, so the order actor (wall clock, actix timers), the
+//! headless simulator (simulated clock, an agenda) and the MDRP replay follow the same rules.
 
 use chrono::{DateTime, Utc};
 
 use crate::config::{DispatchSettings, OrderSettings, Release};
-use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, Phase};
-use crate::domain::GeoPoint;
+use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, Payment, Phase};
+use crate::domain::rider::Duty;
+use crate::domain::{GeoPoint, RiderId};
 
 use super::{Need, Places, Stage};
 
@@ -102,6 +103,55 @@ pub fn dispatch_starts(order: &Order, dispatch: &DispatchSettings) -> Option<Dat
     };
     let lead = chrono::Duration::seconds(dispatch.release_lead_secs.min(1 << 32) as i64);
     Some(ready.map_or(accepted, |ready| accepted.max(ready - lead)))
+}
+
+/// What the payment provider must be asked now for an order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentCall {
+    /// Hold the order's total; answered by a grant, a decline, or nothing (ask again until
+    /// the payment timeout).
+    Authorize,
+    /// Release a hold the order no longer needs (rejected or cancelled).
+    Void { authorization: String },
+    /// Release whatever an authorization that was never answered may have held.
+    VoidUnanswered,
+    /// Take the held money: the food was delivered.
+    Capture { authorization: String },
+}
+
+/// What `order`'s payment state calls for, given its phase. An authorization is still
+/// wanted after a cancellation that came before the provider answered: the answer decides
+/// whether there is a hold to void.
+pub fn payment_call(order: &Order) -> Option<PaymentCall> {
+    match (&order.phase, &order.payment) {
+        (Phase::AwaitingPayment | Phase::Cancelled { .. }, Payment::Pending) => Some(PaymentCall::Authorize),
+        (Phase::Cancelled { .. } | Phase::Rejected { .. }, Payment::Authorized { authorization }) => {
+            Some(PaymentCall::Void { authorization: authorization.clone() })
+        }
+        (Phase::Cancelled { .. } | Phase::Rejected { .. }, Payment::Unresolved { .. }) => {
+            Some(PaymentCall::VoidUnanswered)
+        }
+        (Phase::Delivered { .. }, Payment::Authorized { authorization }) => {
+            Some(PaymentCall::Capture { authorization: authorization.clone() })
+        }
+        _ => None,
+    }
+}
+
+/// Whose job `order` is now and as what: offered to a rider, the rider on its way to the
+/// store, or the rider carrying it. `None` while no rider has it.
+pub fn rider_duty(order: &Order) -> Option<(RiderId, Duty)> {
+    let id = order.id;
+    match &order.phase {
+        Phase::Active { courier: Courier::Offered { rider, deadline }, .. } => {
+            Some((*rider, Duty::Offered { order: id, deadline: *deadline }))
+        }
+        Phase::Active { courier: Courier::Assigned { rider }, .. } => {
+            Some((*rider, Duty::EnRouteToStore { order: id }))
+        }
+        Phase::PickedUp { rider, .. } => Some((*rider, Duty::Delivering { order: id })),
+        _ => None,
+    }
 }
 
 /// When the food still cooking is due (`None`: it is ready).
@@ -218,5 +268,45 @@ mod tests {
         assert_eq!(kitchen_deadline(&order(&ready)), None);
         let awaiting_store = &accepted_history(noon(), 10)[..2];
         assert_eq!(kitchen_deadline(&order(awaiting_store)), None);
+    }
+
+    /// `order` after `command` at `at`.
+    fn after(order: Order, command: OrderCommand, at: DateTime<Utc>) -> Order {
+        let events = Order::decide(Some(&order), command, at).unwrap();
+        events.iter().try_fold(order, |order, event| Order::apply(Some(order), OrderId::named("o"), event)).unwrap()
+    }
+
+    #[test]
+    fn the_job_follows_the_order_from_offer_to_door_and_delivery_asks_for_the_capture() {
+        let rider = RiderId::named("r");
+        let deadline = noon() + Duration::minutes(1);
+        let searching = order(&accepted_history(noon(), 10));
+        assert_eq!(rider_duty(&searching), None);
+        assert_eq!(payment_call(&searching), None, "held, nothing to settle yet");
+        let offered = after(searching, OrderCommand::Offer { rider, deadline }, noon());
+        assert_eq!(rider_duty(&offered), Some((rider, Duty::Offered { order: offered.id, deadline })));
+        let assigned = after(offered, OrderCommand::AcceptOffer { rider }, noon());
+        assert_eq!(rider_duty(&assigned), Some((rider, Duty::EnRouteToStore { order: assigned.id })));
+        let ready = after(assigned, OrderCommand::MarkReady, noon() + Duration::minutes(10));
+        let carried = after(ready, OrderCommand::PickUp { rider }, noon() + Duration::minutes(11));
+        assert_eq!(rider_duty(&carried), Some((rider, Duty::Delivering { order: carried.id })));
+        let door = carried.terms.dropoff;
+        let delivered = after(carried, OrderCommand::Deliver { rider, position: door, geofence_m: 50.0 }, noon());
+        assert_eq!(rider_duty(&delivered), None);
+        assert_eq!(payment_call(&delivered), Some(PaymentCall::Capture { authorization: "a".into() }));
+        let settled = after(delivered, OrderCommand::RecordCapture, noon());
+        assert_eq!(payment_call(&settled), None);
+    }
+
+    #[test]
+    fn an_unpaid_order_asks_for_the_authorization_and_a_dead_one_for_its_void() {
+        let history = accepted_history(noon(), 10);
+        assert_eq!(payment_call(&order(&history[..1])), Some(PaymentCall::Authorize));
+        let rejected = after(order(&history[..2]), OrderCommand::Reject { reason: "closed".into() }, noon());
+        assert_eq!(payment_call(&rejected), Some(PaymentCall::Void { authorization: "a".into() }));
+        assert_eq!(payment_call(&after(rejected, OrderCommand::RecordVoid, noon())), None);
+        let abandoned =
+            after(order(&history[..1]), OrderCommand::AbandonPayment { reason: "no answer".into() }, noon());
+        assert_eq!(payment_call(&abandoned), Some(PaymentCall::VoidUnanswered));
     }
 }

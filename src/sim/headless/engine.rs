@@ -11,9 +11,11 @@ use chrono::{DateTime, Duration, Utc};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::dispatch::duties::{self, PaymentCall};
 use crate::dispatch::trip::{self, Leg};
-use crate::dispatch::{duties, Board};
+use crate::dispatch::Board;
 use crate::domain::order::{Courier, Kitchen, Order, OrderCommand, OrderEvent, Phase};
+use crate::domain::rider::Duty;
 use crate::domain::store::{Store, StoreCommand};
 use crate::domain::{CustomerId, GeoPoint, OrderId, RiderId};
 use crate::sim::agenda::Agenda;
@@ -353,9 +355,9 @@ impl Simulation {
         if let Some(need) = duties::need(&state, &self.plan.dispatch) {
             self.board.needs(state.id, duties::places(&state), need);
         }
-        let holder = state.rider().and_then(|r| self.rider_of.get(&r).copied());
-        let on_trip =
-            matches!(state.phase, Phase::Active { courier: Courier::Assigned { .. }, .. } | Phase::PickedUp { .. });
+        let duty = duties::rider_duty(&state);
+        let holder = duty.as_ref().and_then(|(r, _)| self.rider_of.get(r).copied());
+        let on_trip = matches!(duty, Some((_, Duty::EnRouteToStore { .. } | Duty::Delivering { .. })));
         let carrier = self.orders[order].carrier;
         if carrier.is_some() && (carrier != holder || !on_trip) {
             self.leave_trip(order);
@@ -373,6 +375,17 @@ impl Simulation {
         if state.status().is_terminal() && !self.orders[order].trace.outcome.is_finished() {
             self.orders[order].trace.outcome = Outcome::of(&state);
             self.open -= 1;
+        }
+        // The simulated provider settles at once. The authorization was asked at placement
+        // and is answered after the payment latency ([`Happening::PaymentAnswered`]).
+        match duties::payment_call(&state) {
+            Some(PaymentCall::Capture { .. }) => {
+                self.drive(order, OrderCommand::RecordCapture);
+            }
+            Some(PaymentCall::Void { .. } | PaymentCall::VoidUnanswered) => {
+                self.drive(order, OrderCommand::RecordVoid);
+            }
+            Some(PaymentCall::Authorize) | None => {}
         }
     }
 
@@ -412,9 +425,7 @@ impl Simulation {
                     // Where the rider is free again, before the order lets it go.
                     self.board.presence(rider, Some(here), self.clock());
                     let geofence_m = self.plan.orders.delivery_geofence_m;
-                    if self.drive(order, OrderCommand::Deliver { rider, position: here, geofence_m }) {
-                        self.drive(order, OrderCommand::RecordCapture);
-                    }
+                    self.drive(order, OrderCommand::Deliver { rider, position: here, geofence_m });
                 }
                 Phase::Active { kitchen, courier: Courier::Assigned { .. }, .. } if state.terms.pickup == here => {
                     self.orders[order].trace.at_store.get_or_insert(self.now);
