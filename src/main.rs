@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use baedal::auth::{Identity, JwtAuthenticator};
 use baedal::config::{Between, Settings, Share};
 use baedal::dispatch::Policy;
-use baedal::replay::{self, Bundling, InstanceReport, ReplaySettings, ShortHanded, Summary};
+use baedal::replay::{self, Bundling, InstanceReport, ReplaySettings, Rules, ShortHanded, Summary};
 use baedal::sim::headless::kpi::Compared;
 use baedal::sim::headless::plan::{plan_name, Baseline};
 use baedal::sim::headless::{self, Kpis, Plan, Simulation};
@@ -117,41 +117,41 @@ struct PolicyArgs {
     #[arg(long, default_value_t = ReplaySettings::tuned().tick_minutes)]
     tick_minutes: i64,
     /// Put an order up for dispatch this many minutes before it is ready.
-    #[arg(long, default_value_t = ReplaySettings::tuned().release_lead.unwrap_or(0))]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.release_lead.unwrap_or(0))]
     release_lead: i64,
     /// Most orders one courier carries in one trip (1 = no bundling).
-    #[arg(long, default_value_t = ReplaySettings::tuned().bundling.map_or(1, |b| b.max_orders))]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.bundling.map_or(1, |b| b.max_orders))]
     max_bundle: usize,
     /// Orders share a trip only when their ready times are this many minutes apart at most.
-    #[arg(long, default_value_t = ReplaySettings::tuned().bundling.map_or(0, |b| b.ready_window))]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.bundling.map_or(0, |b| b.ready_window))]
     bundle_window: i64,
     /// Offer a courier its next job this many minutes before its last drop-off.
-    #[arg(long, default_value_t = ReplaySettings::tuned().free_ahead)]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.free_ahead)]
     free_ahead: i64,
     /// Offer couriers only bundles they can pick up before their shift ends (false: they
     /// are offered any and decline those).
-    #[arg(long, default_value_t = ReplaySettings::tuned().shift_aware, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.shift_aware, action = clap::ArgAction::Set)]
     shift_aware: bool,
     /// Once the shift time left falls short of the orders left: most orders in one trip
     /// (1 = no short-handed rules).
-    #[arg(long, default_value_t = ReplaySettings::tuned().short.map_or(1, |s| s.bundling.max_orders))]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.short.map_or(1, |s| s.bundling.max_orders))]
     short_bundle: usize,
     /// Short-handed: largest gap between the ready times of one trip's orders.
-    #[arg(long, default_value_t = ReplaySettings::tuned().short.map_or(0, |s| s.bundling.ready_window))]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.short.map_or(0, |s| s.bundling.ready_window))]
     short_window: i64,
     /// Short-handed: click-to-door each order of a shared trip must still meet (0 = none).
-    #[arg(long, default_value_t = ReplaySettings::tuned().short.and_then(|s| s.limit).unwrap_or(0))]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.short.and_then(|s| s.limit).unwrap_or(0))]
     short_limit: i64,
     /// Short-handed: put orders up for dispatch this many minutes before they are ready.
-    #[arg(long, default_value_t = ReplaySettings::tuned().short.map_or(0, |s| s.release_lead))]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.short.map_or(0, |s| s.release_lead))]
     short_lead: i64,
     /// Short-handed rules also once no courier is still to come and the last shift ends
     /// within this many minutes (0 = not then).
-    #[arg(long, default_value_t = ReplaySettings::tuned().short.and_then(|s| s.endgame).unwrap_or(0))]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.short.and_then(|s| s.endgame).unwrap_or(0))]
     endgame: i64,
     /// Short-handed: a courier's last pickup of its shift also takes the restaurant's other
     /// placed orders it can pick up before the shift ends.
-    #[arg(long, default_value_t = ReplaySettings::tuned().last_trip, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = ReplaySettings::tuned().rules.last_trip, action = clap::ArgAction::Set)]
     last_trip: bool,
     /// While couriers are scarce, each tick first tries variants of the rules (and of who
     /// it sends) on the orders known so far and runs under the one that delivers most.
@@ -161,22 +161,25 @@ struct PolicyArgs {
 
 impl PolicyArgs {
     fn settings(&self) -> ReplaySettings {
-        ReplaySettings {
-            tick_minutes: self.tick_minutes.max(1),
+        let rules = Rules {
             release_lead: Some(self.release_lead.max(0)),
             bundling: (self.max_bundle > 1)
                 .then_some(Bundling { max_orders: self.max_bundle, ready_window: self.bundle_window.max(0) }),
             free_ahead: self.free_ahead.max(0),
             shift_aware: self.shift_aware,
             last_trip: self.last_trip,
-            lookahead: if self.lookahead { ReplaySettings::tuned().lookahead } else { &[] },
             short: (self.short_bundle > 1).then_some(ShortHanded {
                 bundling: Bundling { max_orders: self.short_bundle, ready_window: self.short_window.max(0) },
                 limit: (self.short_limit > 0).then_some(self.short_limit),
                 release_lead: self.short_lead.max(0),
-                pace: ReplaySettings::tuned().short.map_or(20.0, |s| s.pace),
+                pace: ReplaySettings::tuned().rules.short.map_or(20.0, |s| s.pace),
                 endgame: (self.endgame > 0).then_some(self.endgame),
             }),
+        };
+        ReplaySettings {
+            tick_minutes: self.tick_minutes.max(1),
+            rules,
+            lookahead: if self.lookahead { ReplaySettings::tuned().lookahead } else { &[] },
             ..ReplaySettings::tuned()
         }
     }

@@ -4,10 +4,15 @@
 //! benchmark days feeds the very same board a simulated clock.
 
 mod board;
+pub mod bundle;
 pub mod decision;
 pub mod duties;
+pub mod pressure;
+pub mod rules;
 pub mod trip;
 
 pub use board::{Board, Need, Offer, Policy, Stage};
 pub use decision::{Considered, Decision, Verdict};
+pub use pressure::{Pressure, ShortHanded};
+pub use rules::{Bundling, Rules};
 pub use trip::{Places, TripSettings};

@@ -9,13 +9,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::DispatchSettings;
+use crate::dispatch::bundle::{self, Limits, Parcel};
+use crate::dispatch::duties::{self, PaymentCall};
+use crate::dispatch::pressure::{self, Pace, Pressure, Shift};
+use crate::dispatch::rules::LAST_TRIP_MAX;
 use crate::dispatch::{Board, Need, Offer, Stage};
-use crate::domain::order::{Order, OrderCommand, OrderError, OrderTerms, Phase};
+use crate::domain::order::{Order, OrderCommand, OrderError, OrderTerms};
 use crate::domain::{Currency, CustomerId, GeoPoint, Money, OrderId, RiderId, StoreId, ZoneId};
 use crate::matching::PlanarPoint;
 
 use super::instance::{Instance, Minute};
-use super::route::{best_trip, schedule};
 use super::settings::{ReplaySettings, Variant};
 use super::solution::{Assignment, Delivery, Move, Place, Solution};
 
@@ -106,10 +109,8 @@ struct Bundle {
 #[derive(Clone)]
 struct CourierState {
     rider: RiderId,
-    /// Where it is, or will be once its current trip ends.
+    /// Where it is, or will be once its current trip ends (at its [`Shift::free_at`]).
     place: Place,
-    /// When it gets there.
-    free_at: Minute,
     on_shift: bool,
 }
 
@@ -129,12 +130,11 @@ pub struct Replay<'a> {
     /// Ordered, so which bundle an order joins does not depend on hashing.
     waiting: BTreeMap<OrderId, Bundle>,
     couriers: Vec<CourierState>,
+    /// Each courier's shift, and when it is next free: what the pressure is judged by.
+    roster: Vec<Shift>,
     courier_of: HashMap<RiderId, usize>,
     solution: Solution,
-    /// Courier minutes spent on trips so far (leaving for the restaurant to the last
-    /// drop-off), and the orders those trips carried.
-    busy_minutes: Minute,
-    carried: usize,
+    pace: Pace,
     /// This tick only, the board may not send this rider for this bundle ([`Choice::withheld`]).
     withheld: Option<(RiderId, OrderId)>,
 }
@@ -153,20 +153,6 @@ struct Choice {
 /// in total.
 type Score = (usize, Reverse<Minute>);
 
-/// Most orders a courier's last trip of its shift carries (every drop-off sequence is
-/// tried).
-const LAST_TRIP_MAX: usize = 8;
-
-/// How hard couriers are to come by (see [`Replay::pressure`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pressure {
-    Calm,
-    /// More bundles wait than couriers are free.
-    Scarce,
-    /// The shift time left falls short of the orders left.
-    Short,
-}
-
 impl<'a> Replay<'a> {
     pub fn new(instance: &'a Instance, settings: ReplaySettings) -> Self {
         let ids: Vec<OrderId> =
@@ -177,7 +163,6 @@ impl<'a> Replay<'a> {
             .map(|c| CourierState {
                 rider: RiderId::named(&format!("{}/{}", instance.name, c.id)),
                 place: Place::Start,
-                free_at: c.on,
                 on_shift: false,
             })
             .collect();
@@ -203,9 +188,9 @@ impl<'a> Replay<'a> {
             waiting: BTreeMap::new(),
             courier_of: couriers.iter().enumerate().map(|(i, c)| (c.rider, i)).collect(),
             couriers,
+            roster: instance.couriers.iter().map(|c| Shift { on: c.on, off: c.off, free_at: c.on }).collect(),
             solution: Solution::default(),
-            busy_minutes: 0,
-            carried: 0,
+            pace: Pace::default(),
             withheld: None,
         }
     }
@@ -302,7 +287,10 @@ impl<'a> Replay<'a> {
                 let position = self.orders[order].as_ref().map(|o| o.terms.dropoff);
                 if let Some(position) = position {
                     self.drive(order, OrderCommand::Deliver { rider, position, geofence_m: 1.0 }, now)?;
-                    self.drive(order, OrderCommand::RecordCapture, now)?;
+                    let settles = self.orders[order].as_ref().and_then(duties::payment_call);
+                    if let Some(PaymentCall::Capture { .. }) = settles {
+                        self.drive(order, OrderCommand::RecordCapture, now)?;
+                    }
                 }
             }
             Event::Free { courier, lead } => {
@@ -324,91 +312,38 @@ impl<'a> Replay<'a> {
     /// When an order goes up for dispatch.
     fn release_at(&self, order: usize, pressure: Pressure) -> Minute {
         let spec = &self.instance.orders[order];
-        let lead = match (pressure, self.settings.short) {
-            (Pressure::Short, Some(short)) => Some(short.release_lead),
-            _ => self.settings.release_lead,
-        };
-        match lead {
-            Some(lead) => (spec.ready - lead).max(spec.placed),
-            None => spec.placed,
-        }
+        self.settings.rules.release_at(spec.placed, spec.ready, pressure)
     }
 
-    /// How hard couriers are to come by now. Couriers fall short when the shift time they
-    /// have left (from when each is next free) would not carry the orders not yet assigned
-    /// at the day's pace so far (courier minutes per order carried).
+    /// How hard couriers are to come by now ([`pressure::pressure`]): the backlog is every
+    /// order not yet assigned, the roster every shift of the day.
     fn pressure(&self, now: Minute) -> Pressure {
-        let Some(short) = self.settings.short else {
-            return self.scarce();
-        };
-        let left: usize = self.pending.len() + self.waiting.values().map(|b| b.orders.len()).sum::<usize>();
-        let pace = if self.carried == 0 { short.pace } else { self.busy_minutes as f64 / self.carried as f64 };
-        let time_left: Minute = self
-            .instance
-            .couriers
-            .iter()
-            .zip(&self.couriers)
-            .map(|(spec, state)| (spec.off - now.max(spec.on).max(state.free_at)).max(0))
-            .sum();
-        if self.endgame(now) || left as f64 * pace > time_left as f64 {
-            Pressure::Short
-        } else {
-            self.scarce()
-        }
+        let backlog = self.pending.len() + self.waiting.values().map(|b| b.orders.len()).sum::<usize>();
+        let scarce = self.board.waiting_orders() >= self.board.free_riders();
+        pressure::pressure(self.settings.rules.short.as_ref(), &self.roster, backlog, &self.pace, scarce, now)
     }
 
-    /// The day's end game ([`ShortHanded::endgame`]): no courier is still to come, and the
-    /// last shift ends within that many minutes.
-    fn endgame(&self, now: Minute) -> bool {
-        let Some(window) = self.settings.short.and_then(|s| s.endgame) else { return false };
-        let last_off = self.instance.couriers.iter().map(|c| c.off).max().unwrap_or(0);
-        self.instance.couriers.iter().all(|c| c.on <= now) && now >= last_off - window
+    fn parcels(&self, orders: &[usize]) -> Vec<Parcel<crate::matching::PlanarPoint>> {
+        orders.iter().map(|o| self.instance.parcel_of(*o)).collect()
     }
 
-    fn scarce(&self) -> Pressure {
-        if self.board.waiting_orders() >= self.board.free_riders() {
-            Pressure::Scarce
-        } else {
-            Pressure::Calm
-        }
-    }
-
-    /// Whether `orders` (one restaurant's) may travel together: each would still reach its
-    /// door within the target if picked up as soon as all are ready. While orders queue for
-    /// couriers ([`Pressure::Scarce`]), the limit is the maximum click-to-door instead: a
-    /// shared trip then beats waiting for a courier that is not there. When the couriers
-    /// left fall short of the day's orders ([`Pressure::Short`]), the short-handed rules
-    /// apply: an order carried late beats one never carried.
-    fn fits(&self, orders: &[usize], now: Minute, pressure: Pressure) -> bool {
-        let short = self.settings.short.filter(|_| pressure == Pressure::Short);
-        let rules = match short {
-            Some(short) => Some(short.bundling),
-            None => self.settings.bundling,
-        };
-        let Some(rules) = rules else { return orders.len() == 1 };
-        if orders.len() > rules.max_orders {
-            return false;
-        }
-        let ready: Vec<Minute> = orders.iter().map(|o| self.instance.orders[*o].ready).collect();
-        let (first, last) = (ready.iter().min().copied(), ready.iter().max().copied());
-        let (Some(first), Some(last)) = (first, last) else { return false };
-        // Short-handed, orders already ready wait for the later ones only from now on.
-        let first = if short.is_some() { first.max(now) } else { first };
-        if last - first > rules.ready_window {
-            return false;
-        }
+    fn limits(&self) -> Limits {
         let p = &self.instance.parameters;
-        let limit = match (pressure, short) {
-            (_, Some(short)) => match short.limit {
-                Some(limit) => limit,
-                None => return true,
-            },
-            (Pressure::Scarce, None) => p.max_click_to_door,
-            _ => p.target_click_to_door,
-        };
-        let pickup = last.max(now) + self.instance.parameters.pickup_service;
-        let trip = best_trip(self.instance, pickup, orders);
-        trip.sequence.iter().zip(&trip.dropoffs).all(|(o, d)| d - self.instance.orders[*o].placed <= limit)
+        Limits { target: p.target_click_to_door, max: p.max_click_to_door }
+    }
+
+    /// Whether `orders` (one restaurant's) may travel together ([`Rules::fits`]).
+    fn fits(&self, orders: &[usize], now: Minute, pressure: Pressure) -> bool {
+        let parcels = self.parcels(orders);
+        self.settings.rules.fits(&parcels, now, pressure, self.limits(), &self.instance.parameters)
+    }
+
+    /// The best drop-off sequence of `orders` (one restaurant's) picked up at `pickup`, as
+    /// order indices, with each drop-off time.
+    fn ride(&self, pickup: Minute, orders: &[usize]) -> (Vec<usize>, Vec<Minute>) {
+        let parcels = self.parcels(orders);
+        let trip = bundle::best_trip(&self.instance.parameters, self.limits().target, pickup, &parcels);
+        (trip.sequence.iter().map(|i| orders[*i]).collect(), trip.dropoffs)
     }
 
     /// Put due orders up for dispatch: each joins a waiting bundle of its restaurant when it
@@ -418,13 +353,13 @@ impl<'a> Replay<'a> {
         let mut due: Vec<usize> =
             self.pending.iter().copied().filter(|o| self.release_at(*o, pressure) <= now).collect();
         due.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
-        let bundling = self.settings.bundling.is_some() || pressure == Pressure::Short && self.settings.short.is_some();
+        let bundling = self.settings.rules.gathers(pressure);
         for order in due {
             if !self.pending.contains(&order) {
                 continue;
             }
             let restaurant = self.instance.orders[order].restaurant;
-            if self.settings.bundling.is_some() {
+            if self.settings.rules.bundling.is_some() {
                 let joined = self.waiting.iter().find_map(|(lead, bundle)| {
                     let mut with = bundle.orders.clone();
                     with.push(order);
@@ -496,12 +431,11 @@ impl<'a> Replay<'a> {
     /// When `courier`, sent now, would pick `bundle` up: it leaves once its current trip
     /// is over, and the pickup waits for the last order to be ready.
     fn pickup_if_sent(&self, courier: usize, bundle: &Bundle, now: Minute) -> Minute {
-        let state = &self.couriers[courier];
+        let from = self.couriers[courier].place.point(self.instance, courier);
         let restaurant_at = self.instance.restaurants[bundle.restaurant].at;
-        let departs_at = now.max(state.free_at);
-        let arrives_at = departs_at + self.instance.travel(state.place.point(self.instance, courier), restaurant_at);
         let last_ready = bundle.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(now);
-        (arrives_at + self.instance.parameters.pickup_service).max(last_ready)
+        let free_at = self.roster[courier].free_at;
+        bundle::pickup_if_sent(&self.instance.parameters, from, free_at, restaurant_at, last_ready, now)
     }
 
     /// Tell the board what a waiting bundle needs, as its lead order sees it: a rider other
@@ -512,11 +446,12 @@ impl<'a> Replay<'a> {
         // Every order of the bundle is offered, so a rider any of them excludes is out.
         let mut excluded = BTreeSet::new();
         for order in &bundle.orders {
-            if let Some(Phase::Active { excluded: theirs, .. }) = self.orders[*order].as_ref().map(|o| &o.phase) {
-                excluded.extend(theirs.iter().copied());
+            let need = self.orders[*order].as_ref().and_then(|o| duties::need(o, &self.dispatch));
+            if let Some(Need::Rider { excluded: theirs, .. }) = need {
+                excluded.extend(theirs);
             }
         }
-        if self.settings.shift_aware {
+        if self.settings.rules.shift_aware {
             excluded.extend(
                 self.couriers
                     .iter()
@@ -540,7 +475,7 @@ impl<'a> Replay<'a> {
     fn assign(&mut self, now: Minute) -> Result<Vec<(usize, OrderId)>, ReplayError> {
         // Who can still make a pickup changes as the clock runs and couriers move; a
         // withheld sending changes who one bundle may have.
-        let leads: Vec<OrderId> = if self.settings.shift_aware {
+        let leads: Vec<OrderId> = if self.settings.rules.shift_aware {
             self.waiting.keys().copied().collect()
         } else {
             self.withheld.map(|(_, lead)| lead).into_iter().collect()
@@ -664,16 +599,15 @@ impl<'a> Replay<'a> {
         rider: RiderId,
         deadline: DateTime<Utc>,
     ) -> Result<Minute, ReplayError> {
-        if !self.settings.last_trip || self.settings.short.is_none() || self.pressure(now) != Pressure::Short {
+        if !self.settings.rules.fills_last_trip(self.pressure(now)) {
             return Ok(pickup_at);
         }
         let off = self.instance.couriers[courier].off;
-        let service = self.instance.parameters.pickup_service;
-        let trip = best_trip(self.instance, pickup_at, &bundle.orders);
-        let Some(last) = trip.sequence.last() else { return Ok(pickup_at) };
+        let (sequence, dropoffs) = self.ride(pickup_at, &bundle.orders);
+        let (Some(last), Some(done_at)) = (sequence.last(), dropoffs.last()) else { return Ok(pickup_at) };
         let from = self.instance.orders[*last].at;
-        let nearest = self.instance.restaurants.iter().map(|r| self.instance.travel(from, r.at)).min().unwrap_or(0);
-        if trip.last_dropoff() + nearest + service <= off {
+        let stores = self.instance.restaurants.iter().map(|r| r.at);
+        if !bundle::is_last_trip(&self.instance.parameters, from, *done_at, stores, off) {
             return Ok(pickup_at);
         }
         let restaurant = bundle.restaurant;
@@ -721,9 +655,8 @@ impl<'a> Replay<'a> {
         };
         let courier = self.courier_of[&offer.rider];
         let rider = offer.rider;
-        let state = &self.couriers[courier];
-        let departs_at = now.max(state.free_at);
-        let from = state.place;
+        let departs_at = now.max(self.roster[courier].free_at);
+        let from = self.couriers[courier].place;
         let pickup_at = self.pickup_if_sent(courier, &bundle, now);
         let deadline = offer.deadline;
 
@@ -753,29 +686,26 @@ impl<'a> Replay<'a> {
         let places = self.instance.places_of(self.lead_of[&offer.order]);
         self.board.needs(offer.order, places, Need::Holds { rider, stage: Stage::Assigned, ready_at: None });
 
-        let trip = best_trip(self.instance, pickup_at, &bundle.orders);
-        debug_assert_eq!(trip.dropoffs, schedule(self.instance, pickup_at, &trip.sequence));
+        let (sequence, dropoffs) = self.ride(pickup_at, &bundle.orders);
         let moves = &mut self.solution.moves;
         moves.push(Move { courier, departs_at, from, to: Place::Restaurant(bundle.restaurant) });
         let mut place = Place::Restaurant(bundle.restaurant);
         let mut leaves_at = pickup_at;
-        for (order, dropoff_at) in trip.sequence.iter().zip(&trip.dropoffs) {
+        for (order, dropoff_at) in sequence.iter().zip(&dropoffs) {
             moves.push(Move { courier, departs_at: leaves_at, from: place, to: Place::Dropoff(*order) });
             place = Place::Dropoff(*order);
             leaves_at = *dropoff_at;
             self.solution.deliveries.push(Delivery { order: *order, pickup_at, dropoff_at: *dropoff_at, courier });
             self.agenda.at(*dropoff_at, Event::Delivered { courier, order: *order });
         }
-        self.agenda.at(pickup_at, Event::PickedUp { courier, orders: trip.sequence.clone() });
-        let done_at = trip.last_dropoff();
-        self.busy_minutes += done_at - departs_at;
-        self.carried += trip.sequence.len();
-        let free_at = (done_at - self.settings.free_ahead).max(pickup_at).max(now + 1);
+        self.agenda.at(pickup_at, Event::PickedUp { courier, orders: sequence.clone() });
+        let done_at = dropoffs.last().copied().unwrap_or(0);
+        self.pace.record(done_at - departs_at, sequence.len());
+        let free_at = (done_at - self.settings.rules.free_ahead).max(pickup_at).max(now + 1);
         self.agenda.at(free_at, Event::Free { courier, lead: offer.order });
-        self.solution.assignments.push(Assignment { assigned_at: now, pickup_at, courier, orders: trip.sequence });
-        let state = &mut self.couriers[courier];
-        state.place = place;
-        state.free_at = done_at;
+        self.solution.assignments.push(Assignment { assigned_at: now, pickup_at, courier, orders: sequence });
+        self.couriers[courier].place = place;
+        self.roster[courier].free_at = done_at;
         Ok(Some((courier, offer.order)))
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::dispatch::bundle::{Parcel, Travel};
 use crate::dispatch::Places;
 use crate::matching::PlanarPoint;
 
@@ -161,6 +162,27 @@ impl Instance {
     /// Where an order is picked up and where it goes.
     pub fn places_of(&self, order: usize) -> Places<PlanarPoint> {
         Places { pickup: self.restaurants[self.orders[order].restaurant].at, dropoff: self.orders[order].at }
+    }
+
+    /// An order as bundling sees it.
+    pub fn parcel_of(&self, order: usize) -> Parcel<PlanarPoint> {
+        let spec = &self.orders[order];
+        Parcel { pickup: self.pickup_of(order), dropoff: spec.at, placed: spec.placed, ready: spec.ready }
+    }
+}
+
+/// The instance's travel rule: straight lines at the day's speed, rounded up to minutes.
+impl Travel<PlanarPoint> for Parameters {
+    fn travel(&self, from: PlanarPoint, to: PlanarPoint) -> Minute {
+        travel_minutes(from, to, self.meters_per_minute)
+    }
+
+    fn pickup_service(&self) -> Minute {
+        self.pickup_service
+    }
+
+    fn dropoff_service(&self) -> Minute {
+        self.dropoff_service
     }
 }
 

@@ -9,16 +9,16 @@ pub mod checker;
 pub mod engine;
 pub mod instance;
 pub mod kpi;
-pub mod route;
 pub mod settings;
 pub mod solution;
 pub mod summary;
 
+pub use crate::dispatch::{Bundling, Rules, ShortHanded};
 pub use bound::deliverable_bound;
 pub use checker::{check, Violation};
 pub use engine::{Replay, ReplayError};
 pub use instance::Instance;
 pub use kpi::Kpis;
-pub use settings::{Bundling, ReplaySettings, ShortHanded, Variant};
+pub use settings::{ReplaySettings, Variant};
 pub use solution::Solution;
 pub use summary::{instance_dirs, run_instance, run_policy, InstanceReport, PolicyRun, RunError, Summary};

@@ -1,7 +1,7 @@
 //! How a replay dispatches: the levers of the tuned policy and the greedy baseline's.
 
 use crate::config::DispatchSettings;
-use crate::dispatch::{Policy, TripSettings};
+use crate::dispatch::{Bundling, Policy, Rules, ShortHanded, TripSettings};
 use crate::matching::SpeedModel;
 
 use super::instance::{Minute, Parameters};
@@ -20,31 +20,6 @@ const VARIANTS: &[Variant] = &[
     Variant { age_weight: 0.0, hold: true },
 ];
 
-/// Stacking orders of one restaurant on one courier.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Bundling {
-    pub max_orders: usize,
-    /// Orders join a bundle only when their ready times are this close.
-    pub ready_window: Minute,
-}
-
-/// How dispatch changes once the couriers left on the day's shifts fall short of the orders
-/// left (their shift minutes, at the day's pace so far, would not carry them all).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ShortHanded {
-    /// Bundling then (it applies even when `bundling` is off).
-    pub bundling: Bundling,
-    /// Click-to-door every order of a bundle must still meet; `None`: no limit.
-    pub limit: Option<Minute>,
-    /// Orders go up for dispatch this long before they are ready.
-    pub release_lead: Minute,
-    /// Courier minutes per order assumed before the first trip.
-    pub pace: f64,
-    /// The rules also apply once no courier is still to come and the last shift ends
-    /// within this many minutes: whatever is not carried by then never is.
-    pub endgame: Option<Minute>,
-}
-
 /// Rules a tick may run under instead of the plain ones ([`ReplaySettings::lookahead`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Variant {
@@ -59,24 +34,10 @@ pub struct ReplaySettings {
     pub policy: Policy,
     /// Simulated minutes between dispatch ticks.
     pub tick_minutes: Minute,
-    /// An order goes up for dispatch this long before it is ready (at placement if that is
-    /// later); `None` puts it up at placement. Committing a courier much earlier only makes
-    /// it wait at the restaurant while other orders could use it.
-    pub release_lead: Option<Minute>,
-    pub bundling: Option<Bundling>,
-    /// A courier on its last drop-off may be offered its next job this long before it gets
-    /// there (it leaves for the next restaurant once it has).
-    pub free_ahead: Minute,
+    /// The dispatch rules beyond the matcher's, on the day's minutes.
+    pub rules: Rules,
     /// Candidate couriers per waiting bundle.
     pub candidates: usize,
-    /// Dispatch knows the shifts: a bundle is not offered to a courier whose shift would end
-    /// before it could pick it up (else the courier declines, and is never offered those
-    /// orders again even once it is nearer).
-    pub shift_aware: bool,
-    pub short: Option<ShortHanded>,
-    /// Short-handed, a courier's last pickup of its shift also takes the restaurant's other
-    /// placed orders it can pick up before the shift ends.
-    pub last_trip: bool,
     /// While couriers are scarce, each tick weighs these variants against the plain rules,
     /// each also with one of its sendings withheld, on the orders known so far and runs
     /// under the best (none: always the plain rules).
@@ -95,19 +56,21 @@ impl ReplaySettings {
         ReplaySettings {
             policy: Policy::Optimal,
             tick_minutes: 1,
-            release_lead: Some(15),
-            bundling: Some(Bundling { max_orders: 4, ready_window: 20 }),
-            free_ahead: 3,
+            rules: Rules {
+                release_lead: Some(15),
+                bundling: Some(Bundling { max_orders: 4, ready_window: 20 }),
+                free_ahead: 3,
+                shift_aware: true,
+                short: Some(ShortHanded {
+                    bundling: Bundling { max_orders: 6, ready_window: 40 },
+                    limit: None,
+                    release_lead: 10,
+                    pace: 20.0,
+                    endgame: Some(ENDGAME),
+                }),
+                last_trip: true,
+            },
             candidates: 8,
-            shift_aware: true,
-            short: Some(ShortHanded {
-                bundling: Bundling { max_orders: 6, ready_window: 40 },
-                limit: None,
-                release_lead: 10,
-                pace: 20.0,
-                endgame: Some(ENDGAME),
-            }),
-            last_trip: true,
             lookahead: VARIANTS,
         }
     }
@@ -118,13 +81,8 @@ impl ReplaySettings {
         ReplaySettings {
             policy: Policy::Greedy,
             tick_minutes: 1,
-            release_lead: None,
-            bundling: None,
-            free_ahead: 0,
+            rules: Rules::default(),
             candidates: 64,
-            shift_aware: false,
-            short: None,
-            last_trip: false,
             lookahead: &[],
         }
     }
