@@ -249,6 +249,9 @@ pub struct DispatchSettings {
     pub release_lead_secs: u64,
     /// How orders are grouped into one rider's trip.
     pub trips: TripSettings,
+    /// Days a dispatch decision is kept for operators to read, at least one; older ones
+    /// are deleted every hour (the order's events, the record of what happened, stay).
+    pub decision_retention_days: u32,
 }
 
 /// When an order is put up for dispatch.
@@ -484,6 +487,7 @@ impl Default for DispatchSettings {
             age_weight: 1.0,
             speed: SpeedModel::default(),
             position_flush_ms: 2000,
+            decision_retention_days: 30,
             lapsed_offers_offline: 3,
             release: Release::BeforeReady,
             release_lead_secs: 420,

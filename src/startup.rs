@@ -102,6 +102,7 @@ impl Application {
             sim::demo::seed_accounts(&accounts).await.context("seeding the demo accounts")?;
         }
         actors::spawn_position_writer(platform.clone());
+        actors::spawn_decision_pruner(platform.clone());
         let board = web::Data::new(CityBoard::new(platform.clone()).start());
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use baedal::domain::order::{Order, OrderEvent};
 use baedal::persistence::{
-    AppendRequest, GroupCommitSettings, Journal, NewEvent, PositionRecord, Snapshot, Storage, StorageError, StreamRef,
+    AppendRequest, DecisionRecord, GroupCommitSettings, Journal, NewEvent, PositionRecord, Snapshot, Storage,
+    StorageError, StreamRef, PRUNE_BATCH,
 };
 use chrono::{TimeZone, Utc};
 use common::{Backend, TestDb};
@@ -105,6 +106,22 @@ async fn positions_keep_the_latest(backend: Backend) {
     assert_eq!(saved.len(), 1);
     assert_eq!((saved[0].lat, saved[0].lon, saved[0].at), (37.5, 127.0, at(10)));
     log.save_positions(&[]).await.unwrap();
+}
+
+async fn old_decisions_are_pruned_and_recent_ones_kept(backend: Backend) {
+    let (_db, storage) = storage(backend).await;
+    let log = &storage.decisions;
+    let day = |d: i64| Utc.timestamp_opt(1_700_000_000 + d * 86_400, 0).unwrap();
+    let order = Uuid::new_v4();
+    let record = |at, n: u32| DecisionRecord { order_id: order, at, body: json!({ "n": n }) };
+    let old: Vec<DecisionRecord> = (0..PRUNE_BATCH as u32 + 7).map(|n| record(day(0), n)).collect();
+    log.save_decisions(&old).await.unwrap();
+    log.save_decisions(&[record(day(40), 1), record(day(41), 2)]).await.unwrap();
+    // More old rows than one delete takes: the pruning goes on until none is left.
+    assert_eq!(log.prune_decisions(day(40)).await.unwrap(), PRUNE_BATCH as u64 + 7);
+    let kept = log.decisions_of(order, 10).await.unwrap();
+    assert_eq!(kept.iter().map(|r| r.at).collect::<Vec<_>>(), vec![day(40), day(41)]);
+    assert_eq!(log.prune_decisions(day(40)).await.unwrap(), 0);
 }
 
 async fn journal_loads_from_snapshot_plus_tail_like_a_full_replay(backend: Backend) {
@@ -239,6 +256,7 @@ on_both_backends!(
     closed_streams_are_not_reopened_at_start,
     snapshots_only_move_forward,
     positions_keep_the_latest,
+    old_decisions_are_pruned_and_recent_ones_kept,
     journal_loads_from_snapshot_plus_tail_like_a_full_replay,
     migrations_run_once_and_reconnects_keep_data,
 );

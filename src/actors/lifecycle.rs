@@ -87,6 +87,24 @@ pub fn spawn_position_writer(platform: Arc<Platform>) {
     });
 }
 
+/// Delete dispatch decisions past `dispatch.decision_retention_days`, now and every hour: the
+/// log grows with every offer, and an operator reads it about orders of the last days.
+pub fn spawn_decision_pruner(platform: Arc<Platform>) {
+    let days = i64::from(platform.settings.dispatch.decision_retention_days.max(1));
+    actix::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            interval.tick().await;
+            let before = chrono::Utc::now() - chrono::Duration::days(days);
+            match platform.storage.decisions.prune_decisions(before).await {
+                Ok(0) => {}
+                Ok(gone) => tracing::info!(gone, days, "old dispatch decisions deleted"),
+                Err(error) => tracing::warn!(%error, "old dispatch decisions not deleted; trying again in an hour"),
+            }
+        }
+    });
+}
+
 async fn write_positions(platform: &Platform, positions: &dyn PositionLog) {
     let batch: Vec<PositionRecord> = {
         let keys: Vec<RiderId> = platform.dirty_positions.iter().map(|e| *e.key()).collect();

@@ -24,7 +24,7 @@ mod store_actor;
 
 pub use dispatcher::{Dispatcher, Need, OrderNeeds, RiderPresence};
 pub use error::CommandError;
-pub use lifecycle::{recover, shutdown, spawn_position_writer, Recovered};
+pub use lifecycle::{recover, shutdown, spawn_decision_pruner, spawn_position_writer, Recovered};
 pub use order_actor::{Execute, GetOrder, GetOrderVersioned, OrderActor};
 pub use platform::Platform;
 pub use rider_actor::{GetOffer, GetRider, Ping, RiderActor, RiderCmd, RiderView, TripStop};

@@ -183,6 +183,10 @@ impl DecisionLog for Gated<dyn DecisionLog> {
     async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError> {
         self.availability.guard(self.inner.decisions_of(order_id, limit)).await
     }
+
+    async fn prune_decisions(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        self.availability.guard(self.inner.prune_decisions(before)).await
+    }
 }
 
 #[async_trait]

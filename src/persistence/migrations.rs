@@ -86,6 +86,12 @@ CREATE TABLE dispatch_decisions (
 CREATE INDEX dispatch_decisions_order ON dispatch_decisions (order_id, id);
 "#,
     ),
+    (
+        5,
+        r#"
+CREATE INDEX dispatch_decisions_at ON dispatch_decisions (at);
+"#,
+    ),
 ];
 
 /// (version, statements) for SQLite.
@@ -171,6 +177,12 @@ CREATE TABLE dispatch_decisions (
     body TEXT NOT NULL
 );
 CREATE INDEX dispatch_decisions_order ON dispatch_decisions (order_id, id);
+"#,
+    ),
+    (
+        5,
+        r#"
+CREATE INDEX dispatch_decisions_at ON dispatch_decisions (at);
 "#,
     ),
 ];

@@ -218,7 +218,13 @@ pub trait DecisionLog: Send + Sync + 'static {
     async fn save_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StorageError>;
     /// An order's decisions, oldest first, at most `limit` of the latest.
     async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError>;
+    /// Forget decisions made before `before` (in batches, so no lock is held long); returns
+    /// how many went.
+    async fn prune_decisions(&self, before: DateTime<Utc>) -> Result<u64, StorageError>;
 }
+
+/// Rows one statement of [`DecisionLog::prune_decisions`] deletes at most.
+pub const PRUNE_BATCH: i64 = 5_000;
 
 /// A login, as stored.
 #[derive(Clone, Debug, PartialEq)]

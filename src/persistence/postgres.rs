@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::Row;
@@ -13,6 +13,7 @@ use super::migrations::{CREATE_LEDGER, POSTGRES};
 use super::{
     from_millis, millis, AccountRecord, AccountStore, AppendRequest, DecisionLog, DecisionRecord, EventStore,
     PositionLog, PositionRecord, RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
+    PRUNE_BATCH,
 };
 
 pub struct PgStore {
@@ -359,6 +360,24 @@ impl DecisionLog for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn prune_decisions(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        let mut gone = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM dispatch_decisions WHERE id IN (SELECT id FROM dispatch_decisions WHERE at < $1 ORDER BY id LIMIT $2)",
+            )
+            .bind(millis(before))
+            .bind(PRUNE_BATCH)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            gone += deleted;
+            if deleted < PRUNE_BATCH as u64 {
+                return Ok(gone);
+            }
+        }
     }
 
     async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError> {

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
 use uuid::Uuid;
@@ -13,6 +13,7 @@ use super::migrations::{CREATE_LEDGER, SQLITE};
 use super::{
     from_millis, millis, AccountRecord, AccountStore, AppendRequest, DecisionLog, DecisionRecord, EventStore,
     PositionLog, PositionRecord, RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
+    PRUNE_BATCH,
 };
 
 pub struct SqliteStore {
@@ -270,6 +271,24 @@ impl DecisionLog for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn prune_decisions(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        let mut gone = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM dispatch_decisions WHERE id IN (SELECT id FROM dispatch_decisions WHERE at < ? ORDER BY id LIMIT ?)",
+            )
+            .bind(millis(before))
+            .bind(PRUNE_BATCH)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            gone += deleted;
+            if deleted < PRUNE_BATCH as u64 {
+                return Ok(gone);
+            }
+        }
     }
 
     async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError> {
