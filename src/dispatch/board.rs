@@ -474,7 +474,13 @@ impl<P: Position> Board<P> {
                 }
                 legs.push(Leg { order: *order, places: job.places, picked_up: false });
                 let done = trip::duration_secs(seen.position, &legs, &settings.speed);
-                if self.outlasts_shift(rider, done, now) || !trip::fits(seen.position, &legs, &settings.speed, rules) {
+                let ready_at = |order: OrderId| match self.holding.get(&order) {
+                    Some(held) => held.ready_at,
+                    None => self.waiting.get(&order).and_then(|w| w.ready_at),
+                };
+                let fair = trip::fits(seen.position, &legs, &settings.speed, rules)
+                    && trip::keeps_promise(seen.position, &legs, ready_at, now, &settings.speed, rules);
+                if self.outlasts_shift(rider, done, now) || !fair {
                     legs.pop();
                     continue;
                 }
@@ -514,6 +520,7 @@ impl<P: Position> Board<P> {
     fn trips(&self, eligible: &[OrderId], now: DateTime<Utc>, settings: &DispatchSettings) -> Vec<Vec<OrderId>> {
         let rules = &settings.trips;
         let ready = |order: &OrderId| self.waiting[order].ready_at.unwrap_or(now).max(now);
+        let ready_at = |order: OrderId| self.waiting.get(&order).and_then(|w| w.ready_at);
         let mut grouped: HashSet<OrderId> = HashSet::new();
         let mut trips = Vec::new();
         for (at, lead) in eligible.iter().enumerate() {
@@ -538,7 +545,9 @@ impl<P: Position> Board<P> {
                     continue;
                 }
                 legs.push(Leg { order: *mate, places: job.places, picked_up: false });
-                if trip::fits(first.places.pickup, &legs, &settings.speed, rules) {
+                let fair = trip::fits(first.places.pickup, &legs, &settings.speed, rules)
+                    && trip::keeps_promise(first.places.pickup, &legs, ready_at, now, &settings.speed, rules);
+                if fair {
                     grouped.insert(*mate);
                 } else {
                     legs.pop();
@@ -597,7 +606,7 @@ mod tests {
 
     /// A store at (x, y) and a door 500 m east of it.
     fn at(x: f64, y: f64) -> Places<PlanarPoint> {
-        Places { pickup: PlanarPoint::new(x, y), dropoff: PlanarPoint::new(x + 500.0, y) }
+        Places { pickup: PlanarPoint::new(x, y), dropoff: PlanarPoint::new(x + 500.0, y), placed_at: t(0) }
     }
 
     fn searching(since: i64) -> Need {
@@ -807,7 +816,7 @@ mod tests {
             board.presence(far, Some(PlanarPoint::new(0.0, 900.0)), t(0));
             board.needs(a, at(0.0, 0.0), ready(0, 2));
             let door = PlanarPoint::new(400.0, 200.0);
-            board.needs(b, Places { pickup: PlanarPoint::new(0.0, 0.0), dropoff: door }, ready(0, 4));
+            board.needs(b, Places { pickup: PlanarPoint::new(0.0, 0.0), dropoff: door, placed_at: t(0) }, ready(0, 4));
             if orders.contains(&c) {
                 board.needs(c, at(2000.0, 0.0), ready(0, 2));
             }
@@ -843,6 +852,40 @@ mod tests {
         let now = DispatchSettings { base_radius_m: 50_000.0, release: Release::AtAccept, ..settings() };
         let offers = board.tick(t(0), &now, Policy::Optimal);
         assert_eq!(offers.iter().map(|o| (o.order, o.rider)).collect::<Vec<_>>(), vec![(a, rider)]);
+    }
+
+    #[test]
+    fn an_order_long_waiting_does_not_share_a_trip_that_brings_it_later_to_its_door() {
+        let rider = RiderId::random();
+        let (old, fresh) = (OrderId::random(), OrderId::random());
+        let offered = |placed: i64| {
+            let mut board: Board<PlanarPoint> = Board::new();
+            board.presence(rider, Some(PlanarPoint::new(0.0, 50.0)), t(60));
+            // One store, both doors east of it: the near door first, so the far one is
+            // reached later (the hand-over at the near door) than riding alone.
+            let store = PlanarPoint::new(0.0, 0.0);
+            let far = Places { pickup: store, dropoff: PlanarPoint::new(900.0, 0.0), placed_at: t(placed) };
+            let near = Places { dropoff: PlanarPoint::new(300.0, 0.0), placed_at: t(55), ..far };
+            board.needs(old, far, ready(59, 60));
+            board.needs(fresh, near, ready(59, 60));
+            let settings = DispatchSettings { base_radius_m: 50_000.0, release: Release::AtAccept, ..settings() };
+            let settings = DispatchSettings {
+                trips: trip::TripSettings {
+                    max_detour_secs: 3600,
+                    max_click_to_door_secs: 1800,
+                    ..trip::TripSettings::default()
+                },
+                ..settings
+            };
+            let mut orders: Vec<OrderId> =
+                board.tick(t(60), &settings, Policy::Optimal).iter().map(|o| o.order).collect();
+            orders.sort();
+            orders
+        };
+        let mut both = vec![old, fresh];
+        both.sort();
+        assert_eq!(offered(50), both, "placed ten minutes ago: both keep the 30-minute promise together");
+        assert_eq!(offered(20).len(), 1, "placed forty minutes ago: it rides alone, the other waits");
     }
 
     #[test]
@@ -908,7 +951,8 @@ mod tests {
                 let excluded: BTreeSet<RiderId> = if *exclude { ids.iter().take(2).copied().collect() } else { BTreeSet::new() };
                 excluded_of.insert(order, excluded.clone());
                 let (sx, sy) = stores[*store];
-                let places = Places { pickup: PlanarPoint::new(sx, sy), dropoff: PlanarPoint::new(*x, *y) };
+                let places =
+                    Places { pickup: PlanarPoint::new(sx, sy), dropoff: PlanarPoint::new(*x, *y), placed_at: t(0) };
                 places_of.insert(order, places);
                 board.needs(order, places, Need::Rider { excluded, since: t(0), ready_at: Some(t(*ready_in)) });
             }

@@ -35,7 +35,7 @@ pub fn need(order: &Order, dispatch: &DispatchSettings) -> Option<Need> {
 
 /// Where `order` is picked up and where it goes, as dispatch sees it.
 pub fn places(order: &Order) -> Places<GeoPoint> {
-    Places { pickup: order.terms.pickup, dropoff: order.terms.dropoff }
+    Places { pickup: order.terms.pickup, dropoff: order.terms.dropoff, placed_at: order.placed_at }
 }
 
 /// The deadlines `order`'s state calls for, each with the command it fires: the store's

@@ -5,12 +5,15 @@
 //! and not (the board builds trips only then: with riders to spare, every order rides alone
 //! and is at its door soonest). A trip may only be built so that no order pays too much for it: the food of
 //! every order may spend at most [`TripSettings::max_detour_secs`] longer between its store
-//! and its door than on a direct ride. The route is pickups first (nearest store next),
+//! and its door than on a direct ride, and sharing may not bring any order to its door past
+//! [`TripSettings::max_click_to_door_secs`] from its placement when riding alone would not.
+//! The route is pickups first (nearest store next),
 //! then the drop-offs in the order that brings the food home soonest in total.
 //!
 //! Pure and generic over the space, like the [`Board`](super::Board) that builds trips:
 //! the live server, the headless simulator and the tests all route the same way.
 
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::OrderId;
@@ -30,11 +33,20 @@ pub struct TripSettings {
     pub ready_window_secs: u64,
     /// The most a trip may add to any of its orders' ride from store to door.
     pub max_detour_secs: u64,
+    /// Click-to-door a shared trip must keep every order within, unless the order would be
+    /// no sooner at its door riding alone: the promise that sharing never ruins an order.
+    pub max_click_to_door_secs: u64,
 }
 
 impl Default for TripSettings {
     fn default() -> Self {
-        TripSettings { max_orders: 3, store_radius_m: 300.0, ready_window_secs: 120, max_detour_secs: 180 }
+        TripSettings {
+            max_orders: 3,
+            store_radius_m: 300.0,
+            ready_window_secs: 120,
+            max_detour_secs: 180,
+            max_click_to_door_secs: 2400,
+        }
     }
 }
 
@@ -45,11 +57,13 @@ impl TripSettings {
     }
 }
 
-/// Where an order is picked up and where it goes.
+/// Where an order is picked up and where it goes, and when it was placed: the start of
+/// the click-to-door a trip must keep.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Places<P> {
     pub pickup: P,
     pub dropoff: P,
+    pub placed_at: DateTime<Utc>,
 }
 
 /// One order of a trip, as the route needs it.
@@ -125,6 +139,53 @@ pub fn route<P: Position>(from: P, legs: &[Leg<P>], speed: &SpeedModel) -> Vec<S
 /// Seconds from `from` until the last door of `legs` is done, hand-over included.
 pub fn duration_secs<P: Position>(from: P, legs: &[Leg<P>], speed: &SpeedModel) -> f64 {
     route(from, legs, speed).last().map_or(0.0, |stop| stop.arrive_secs + speed.dropoff_service_secs)
+}
+
+/// When each order of `legs` reaches its door, for a rider at `from` at `now` that follows
+/// the [`route`] and waits at each store for food not yet ready (`ready_at`).
+pub fn doors<P: Position>(
+    from: P,
+    legs: &[Leg<P>],
+    ready_at: impl Fn(OrderId) -> Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    speed: &SpeedModel,
+) -> Vec<(OrderId, DateTime<Utc>)> {
+    let at = |secs: f64| now + Duration::milliseconds((secs * 1000.0) as i64);
+    let mut waited = 0.0;
+    let mut doors = Vec::with_capacity(legs.len());
+    for stop in route(from, legs, speed) {
+        let arrives = at(stop.arrive_secs + waited);
+        match stop.kind {
+            StopKind::Pickup => {
+                if let Some(ready) = ready_at(stop.order).filter(|ready| *ready > arrives) {
+                    waited += (ready - arrives).num_milliseconds() as f64 / 1000.0;
+                }
+            }
+            StopKind::Dropoff => doors.push((stop.order, arrives)),
+        }
+    }
+    doors
+}
+
+/// Whether sharing `legs` keeps its promise to every order: each reaches its door within
+/// `max_click_to_door_secs` of its placement, or no later than riding alone from `from`.
+pub fn keeps_promise<P: Position>(
+    from: P,
+    legs: &[Leg<P>],
+    ready_at: impl Fn(OrderId) -> Option<DateTime<Utc>> + Copy,
+    now: DateTime<Utc>,
+    speed: &SpeedModel,
+    settings: &TripSettings,
+) -> bool {
+    if legs.len() <= 1 {
+        return true;
+    }
+    let cap = Duration::seconds(settings.max_click_to_door_secs.min(1 << 32) as i64);
+    doors(from, legs, ready_at, now, speed).into_iter().all(|(order, door)| {
+        let Some(leg) = legs.iter().find(|l| l.order == order) else { return true };
+        let alone = doors(from, std::slice::from_ref(leg), ready_at, now, speed).first().map(|(_, at)| *at);
+        door - leg.places.placed_at <= cap || alone.is_some_and(|alone| door <= alone + Duration::seconds(1))
+    })
 }
 
 /// What a trip's route means for one of its orders.
@@ -243,7 +304,11 @@ mod tests {
     fn leg(x: f64, to: (f64, f64)) -> Leg<PlanarPoint> {
         Leg {
             order: OrderId::random(),
-            places: Places { pickup: PlanarPoint::new(x, 0.0), dropoff: PlanarPoint::new(to.0, to.1) },
+            places: Places {
+                pickup: PlanarPoint::new(x, 0.0),
+                dropoff: PlanarPoint::new(to.0, to.1),
+                placed_at: DateTime::UNIX_EPOCH,
+            },
             picked_up: false,
         }
     }
@@ -271,6 +336,27 @@ mod tests {
         assert!(fits(PlanarPoint::new(0.0, 0.0), &[east, same_way], &speed, &TripSettings::default()));
     }
 
+    #[test]
+    fn a_shared_trip_may_not_bring_an_order_past_the_promise_that_riding_alone_would_keep() {
+        let speed = SpeedModel::default();
+        let store = PlanarPoint::new(0.0, 0.0);
+        let now = DateTime::UNIX_EPOCH + Duration::minutes(60);
+        let (near, far) = (leg(0.0, (1000.0, 0.0)), leg(0.0, (-3000.0, 0.0)));
+        let settings =
+            TripSettings { max_detour_secs: 10_000, max_click_to_door_secs: 1800, ..TripSettings::default() };
+        let cooked = |_| None;
+        // Both placed at the start: an hour ago, past any promise. Riding alone, each is at
+        // its door sooner than in the trip, so the trip would ruin both.
+        assert!(!keeps_promise(store, &[near, far], cooked, now, &speed, &settings));
+        // Placed just now, both keep the 30 minutes in the trip.
+        let fresh = |leg: Leg<PlanarPoint>| Leg { places: Places { placed_at: now, ..leg.places }, ..leg };
+        assert!(keeps_promise(store, &[fresh(near), fresh(far)], cooked, now, &speed, &settings));
+        // The doors are reached later when the food is not ready: the rider waits for it.
+        let cooking = |_| Some(now + Duration::minutes(10));
+        let ready = doors(store, &[near], cooked, now, &speed)[0].1;
+        assert_eq!(doors(store, &[near], cooking, now, &speed)[0].1, ready + Duration::minutes(10));
+    }
+
     fn point() -> impl Strategy<Value = (f64, f64)> {
         (-3000.0..3000.0f64, -3000.0..3000.0f64)
     }
@@ -288,7 +374,11 @@ mod tests {
             let speed = SpeedModel::default();
             let legs: Vec<Leg<PlanarPoint>> = legs.into_iter().map(|(store, door, picked_up)| Leg {
                 order: OrderId::random(),
-                places: Places { pickup: PlanarPoint::new(store.0, store.1), dropoff: PlanarPoint::new(door.0, door.1) },
+                places: Places {
+                    pickup: PlanarPoint::new(store.0, store.1),
+                    dropoff: PlanarPoint::new(door.0, door.1),
+                    placed_at: DateTime::UNIX_EPOCH,
+                },
                 picked_up,
             }).collect();
             let from = PlanarPoint::new(from.0, from.1);

@@ -161,7 +161,9 @@ impl Instance {
 
     /// Where an order is picked up and where it goes.
     pub fn places_of(&self, order: usize) -> Places<PlanarPoint> {
-        Places { pickup: self.restaurants[self.orders[order].restaurant].at, dropoff: self.orders[order].at }
+        let spec = &self.orders[order];
+        let placed_at = chrono::DateTime::UNIX_EPOCH + chrono::Duration::minutes(spec.placed);
+        Places { pickup: self.restaurants[spec.restaurant].at, dropoff: spec.at, placed_at }
     }
 
     /// An order as bundling sees it.
