@@ -1,8 +1,10 @@
 //! Bundles: orders of one store that one rider carries in one trip, planned on whole units
 //! of the caller's clock ([`Time`]; the MDRP replay plans in minutes). Which drop-off
 //! sequence a bundle rides in, when each door is reached, whether orders may share a trip at
-//! all, and when a rider sent now would pick a bundle up. Pure: the caller keeps the bundles,
-//! these functions judge them.
+//! all, when a rider sent now would pick a bundle up, and [`Bundles`]: the orders not yet up
+//! for dispatch and the bundles waiting for a rider, released, gathered, merged and filled
+//! into a last trip by those rules. No clock and no I/O: the caller says what time it is and
+//! tells its dispatch board what [`Change`]s come out.
 
 use super::pressure::Pressure;
 use super::rules::Rules;
@@ -185,6 +187,243 @@ pub fn is_last_trip<P: Copy>(
     last_dropoff + nearest + travel.pickup_service() > off
 }
 
+/// What bundling needs to know of the caller's orders: each order's parcel and store, and
+/// the key its bundle waits under when it leads one (bundles are tried in that key's order).
+pub trait Catalogue<P> {
+    type Order: Ord + Copy;
+    type Lead: Ord + Copy;
+    fn parcel(&self, order: Self::Order) -> Parcel<P>;
+    fn store(&self, order: Self::Order) -> usize;
+    fn lead(&self, order: Self::Order) -> Self::Lead;
+}
+
+/// Orders of one store waiting together for a rider, under their first order's key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bundle<K> {
+    pub store: usize,
+    pub orders: Vec<K>,
+    /// When it went up for dispatch (the matcher's age counts from here).
+    pub since: Time,
+}
+
+/// What the board must be told after the bundles changed, in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change<L> {
+    /// The bundle under this key waits for a rider (new, or grown).
+    Announce(L),
+    /// The bundle under this key is gone (merged into another, or taken by a last trip).
+    Forget(L),
+}
+
+/// The bookkeeping of the bundling rules: placed orders not yet up for dispatch, and the
+/// bundles waiting for a rider. Which orders go together is judged by [`Rules::fits`].
+#[derive(Clone, Debug)]
+pub struct Bundles<K, L> {
+    pending: std::collections::BTreeSet<K>,
+    waiting: std::collections::BTreeMap<L, Bundle<K>>,
+}
+
+impl<K: Ord + Copy, L: Ord + Copy> Default for Bundles<K, L> {
+    fn default() -> Self {
+        Bundles { pending: Default::default(), waiting: Default::default() }
+    }
+}
+
+/// What a bundling step judges by, besides the bundles themselves.
+pub struct Judge<'a, C, T> {
+    pub day: &'a C,
+    pub rules: &'a Rules,
+    pub limits: Limits,
+    pub travel: &'a T,
+    pub pressure: Pressure,
+    pub now: Time,
+}
+
+impl<C, T> Judge<'_, C, T> {
+    fn fits<P: Copy>(&self, orders: &[<C as Catalogue<P>>::Order]) -> bool
+    where
+        C: Catalogue<P>,
+        T: Travel<P>,
+    {
+        let parcels: Vec<Parcel<P>> = orders.iter().map(|o| self.day.parcel(*o)).collect();
+        self.rules.fits(&parcels, self.now, self.pressure, self.limits, self.travel)
+    }
+
+    fn ready<P>(&self, order: <C as Catalogue<P>>::Order) -> Time
+    where
+        C: Catalogue<P>,
+    {
+        self.day.parcel(order).ready
+    }
+}
+
+impl<K: Ord + Copy, L: Ord + Copy> Bundles<K, L> {
+    /// A placed order, not yet up for dispatch.
+    pub fn place(&mut self, order: K) {
+        self.pending.insert(order);
+    }
+
+    /// Orders not yet with a rider: pending and waiting in bundles.
+    pub fn backlog(&self) -> usize {
+        self.pending.len() + self.waiting.values().map(|b| b.orders.len()).sum::<usize>()
+    }
+
+    pub fn get(&self, lead: &L) -> Option<&Bundle<K>> {
+        self.waiting.get(lead)
+    }
+
+    /// The keys of the waiting bundles, in order.
+    pub fn leads(&self) -> Vec<L> {
+        self.waiting.keys().copied().collect()
+    }
+
+    /// Take a waiting bundle off the board (a rider was sent for it).
+    pub fn take(&mut self, lead: &L) -> Option<Bundle<K>> {
+        self.waiting.remove(lead)
+    }
+
+    /// A bundle waits again (its rider declined).
+    pub fn put_back(&mut self, lead: L, bundle: Bundle<K>) {
+        self.waiting.insert(lead, bundle);
+    }
+
+    /// Put due orders up for dispatch (by ready time): each joins a waiting bundle of its
+    /// store when it fits (only with plain bundling on), or leads a new one that gathers the
+    /// store's other pending orders that fit ([`Rules::gathers`]). Short-handed, waiting
+    /// bundles of one store that now fit together are then merged.
+    pub fn release<P: Copy, C, T>(&mut self, judge: &Judge<C, T>) -> Vec<Change<L>>
+    where
+        C: Catalogue<P, Order = K, Lead = L>,
+        T: Travel<P>,
+    {
+        let (rules, now, day) = (judge.rules, judge.now, judge.day);
+        let mut changes = Vec::new();
+        let due_now = |o: &K| {
+            let parcel = day.parcel(*o);
+            rules.release_at(parcel.placed, parcel.ready, judge.pressure) <= now
+        };
+        let mut due: Vec<K> = self.pending.iter().copied().filter(due_now).collect();
+        due.sort_by_key(|o| (judge.ready(*o), *o));
+        let gathers = rules.gathers(judge.pressure);
+        for order in due {
+            if !self.pending.contains(&order) {
+                continue;
+            }
+            let store = day.store(order);
+            if rules.bundling.is_some() {
+                let joined = self.waiting.iter().find_map(|(lead, bundle)| {
+                    let mut with = bundle.orders.clone();
+                    with.push(order);
+                    (bundle.store == store && judge.fits(&with)).then_some(*lead)
+                });
+                if let Some(lead) = joined {
+                    self.pending.remove(&order);
+                    if let Some(bundle) = self.waiting.get_mut(&lead) {
+                        bundle.orders.push(order);
+                    }
+                    continue;
+                }
+            }
+            self.pending.remove(&order);
+            let mut orders = vec![order];
+            if gathers {
+                let mut mates: Vec<K> = self.pending.iter().copied().filter(|o| day.store(*o) == store).collect();
+                mates.sort_by_key(|o| (judge.ready(*o), *o));
+                for mate in mates {
+                    orders.push(mate);
+                    if judge.fits(&orders) {
+                        self.pending.remove(&mate);
+                    } else {
+                        orders.pop();
+                    }
+                }
+            }
+            let lead = day.lead(order);
+            self.waiting.insert(lead, Bundle { store, orders, since: now });
+            changes.push(Change::Announce(lead));
+        }
+        if judge.pressure == Pressure::Short {
+            self.merge(judge, &mut changes);
+        }
+        changes
+    }
+
+    /// Short-handed, bundles of one store that now fit together wait as one: the later
+    /// one's orders join the earlier one, which keeps the earlier `since`.
+    fn merge<P: Copy, C, T>(&mut self, judge: &Judge<C, T>, changes: &mut Vec<Change<L>>)
+    where
+        C: Catalogue<P, Order = K, Lead = L>,
+        T: Travel<P>,
+    {
+        let leads = self.leads();
+        for (i, lead) in leads.iter().enumerate() {
+            for other in &leads[i + 1..] {
+                let (Some(a), Some(b)) = (self.waiting.get(lead), self.waiting.get(other)) else { continue };
+                if a.store != b.store {
+                    continue;
+                }
+                let mut with = a.orders.clone();
+                with.extend(&b.orders);
+                if !judge.fits(&with) {
+                    continue;
+                }
+                let Some(gone) = self.waiting.remove(other) else { continue };
+                changes.push(Change::Forget(*other));
+                if let Some(bundle) = self.waiting.get_mut(lead) {
+                    bundle.orders = with;
+                    bundle.since = bundle.since.min(gone.since);
+                }
+                changes.push(Change::Announce(*lead));
+            }
+        }
+    }
+
+    /// A rider's last trip of its shift (see [`is_last_trip`]) takes along every other order
+    /// of `bundle`'s store it can pick up before its shift ends at `off`: drop-offs after a
+    /// shift cost no shift time, and those orders would otherwise wait for a rider the day
+    /// may not have. Whole waiting bundles join first (they are forgotten), then pending
+    /// orders by ready time, up to [`LAST_TRIP_MAX`](super::rules::LAST_TRIP_MAX) orders in
+    /// all. Returns the orders added, the bundles forgotten and the pickup time.
+    pub fn fill_last_trip<P: Copy, C>(
+        &mut self,
+        day: &C,
+        bundle: &Bundle<K>,
+        pickup_at: Time,
+        off: Time,
+    ) -> (Vec<K>, Vec<L>, Time)
+    where
+        C: Catalogue<P, Order = K, Lead = L>,
+    {
+        let most = super::rules::LAST_TRIP_MAX;
+        let ready = |order: &K| day.parcel(*order).ready;
+        let (mut added, mut forgotten, mut pickup_at) = (Vec::new(), Vec::new(), pickup_at);
+        let others: Vec<L> =
+            self.waiting.iter().filter(|(_, b)| b.store == bundle.store).map(|(lead, _)| *lead).collect();
+        for other in others {
+            let Some(b) = self.waiting.get(&other) else { continue };
+            let last_ready = b.orders.iter().map(ready).max().unwrap_or(0);
+            if bundle.orders.len() + added.len() + b.orders.len() > most || last_ready > off {
+                continue;
+            }
+            let Some(gone) = self.waiting.remove(&other) else { continue };
+            forgotten.push(other);
+            pickup_at = pickup_at.max(last_ready);
+            added.extend(gone.orders);
+        }
+        let mut pending: Vec<K> = self.pending.iter().copied().filter(|o| day.store(*o) == bundle.store).collect();
+        pending.sort_by_key(|o| (ready(o), *o));
+        for order in pending {
+            if bundle.orders.len() + added.len() >= most || ready(&order) > off {
+                break;
+            }
+            self.pending.remove(&order);
+            pickup_at = pickup_at.max(ready(&order));
+            added.push(order);
+        }
+        (added, forgotten, pickup_at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +520,95 @@ mod tests {
         let stores = [PlanarPoint::new(1000.0, 0.0), PlanarPoint::new(500.0, 0.0)];
         assert!(!is_last_trip(&Grid, door, 100, stores, 109), "the near store: 100 + 5 + 4");
         assert!(is_last_trip(&Grid, door, 100, stores, 108));
+    }
+
+    /// Orders by index at one of two stores, 1 km apart; bundles under their index.
+    struct Menu(Vec<(usize, Parcel<PlanarPoint>)>);
+
+    impl Catalogue<PlanarPoint> for Menu {
+        type Order = usize;
+        type Lead = usize;
+        fn parcel(&self, order: usize) -> Parcel<PlanarPoint> {
+            self.0[order].1
+        }
+        fn store(&self, order: usize) -> usize {
+            self.0[order].0
+        }
+        fn lead(&self, order: usize) -> usize {
+            order
+        }
+    }
+
+    fn menu(orders: &[(usize, f64, Time, Time)]) -> Menu {
+        Menu(
+            orders
+                .iter()
+                .map(|(store, x, placed, ready)| {
+                    let mut p = parcel(*x, *placed, *ready);
+                    p.pickup = PlanarPoint::new(*store as f64 * 1000.0, 0.0);
+                    (*store, p)
+                })
+                .collect(),
+        )
+    }
+
+    fn judge<'a>(day: &'a Menu, rules: &'a Rules, pressure: Pressure, now: Time) -> Judge<'a, Menu, Grid> {
+        Judge { day, rules, limits: LIMITS, travel: &Grid, pressure, now }
+    }
+
+    #[test]
+    fn due_orders_go_up_in_bundles_of_one_store_that_fit() {
+        // Store 0: three orders ready at 20, 22 and 50; store 1: one ready at 21.
+        let day = menu(&[(0, 300.0, 0, 20), (0, 400.0, 0, 22), (0, 500.0, 0, 50), (1, 1300.0, 0, 21)]);
+        let rules = Rules { release_lead: Some(15), ..bundling() };
+        let mut bundles: Bundles<usize, usize> = Bundles::default();
+        for order in 0..4 {
+            bundles.place(order);
+        }
+        assert!(bundles.release(&judge(&day, &rules, Pressure::Calm, 4)).is_empty(), "none due before 5");
+        let changes = bundles.release(&judge(&day, &rules, Pressure::Calm, 7));
+        assert_eq!(changes, vec![Change::Announce(0), Change::Announce(3)]);
+        assert_eq!(bundles.get(&0).map(|b| b.orders.clone()), Some(vec![0, 1]), "the next ready one gathered");
+        assert_eq!(bundles.backlog(), 4, "the one ready at 50 is still pending");
+        assert!(bundles.release(&judge(&day, &rules, Pressure::Calm, 34)).is_empty(), "the last is due at 35");
+        // It joins no bundle (the first is full, the other of another store): it leads one.
+        assert_eq!(bundles.release(&judge(&day, &rules, Pressure::Calm, 35)), vec![Change::Announce(2)]);
+        assert_eq!(bundles.leads(), vec![0, 2, 3]);
+        let taken = bundles.take(&0).unwrap();
+        assert_eq!(bundles.backlog(), 2);
+        bundles.put_back(0, taken);
+        assert_eq!(bundles.backlog(), 4);
+    }
+
+    #[test]
+    fn short_handed_bundles_of_one_store_merge_and_a_last_trip_takes_the_rest() {
+        let short = ShortHanded {
+            bundling: Bundling { max_orders: 4, ready_window: 60 },
+            limit: None,
+            release_lead: 0,
+            pace: 20.0,
+            endgame: None,
+        };
+        let day = menu(&[(0, 300.0, 0, 10), (0, 400.0, 0, 40), (0, 500.0, 0, 90), (0, 600.0, 0, 200)]);
+        let plain = Rules { release_lead: Some(0), ..bundling() };
+        let mut bundles: Bundles<usize, usize> = Bundles::default();
+        for order in 0..4 {
+            bundles.place(order);
+        }
+        // Calm, the first two go up apart (30 minutes between their ready times).
+        bundles.release(&judge(&day, &plain, Pressure::Calm, 10));
+        bundles.release(&judge(&day, &plain, Pressure::Calm, 40));
+        assert_eq!(bundles.leads(), vec![0, 1]);
+        // Short-handed, they fit together: the later one goes into the earlier one.
+        let rules = Rules { short: Some(short), ..plain };
+        let changes = bundles.release(&judge(&day, &rules, Pressure::Short, 41));
+        assert_eq!(changes, vec![Change::Forget(1), Change::Announce(0)]);
+        assert_eq!(bundles.get(&0).map(|b| (b.orders.clone(), b.since)), Some((vec![0, 1], 10)));
+        // A courier whose shift ends at 100 takes the first bundle on its last trip: the
+        // pending order ready at 90 comes along, the one ready at 200 does not.
+        let first = bundles.take(&0).unwrap();
+        let (added, forgotten, pickup_at) = bundles.fill_last_trip(&day, &first, 45, 100);
+        assert_eq!((added, forgotten, pickup_at), (vec![2], vec![], 90));
+        assert_eq!(bundles.backlog(), 1);
     }
 }

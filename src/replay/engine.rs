@@ -4,15 +4,14 @@
 //! accept (unless the job would start after their shift).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::DispatchSettings;
-use crate::dispatch::bundle::{self, Limits, Parcel};
+use crate::dispatch::bundle::{self, Bundle, Bundles, Catalogue, Change, Judge, Limits, Parcel};
 use crate::dispatch::duties::{self, PaymentCall};
 use crate::dispatch::pressure::{self, Pace, Pressure, Shift};
-use crate::dispatch::rules::LAST_TRIP_MAX;
 use crate::dispatch::{Board, Need, Offer, Stage};
 use crate::domain::order::{Order, OrderCommand, OrderError, OrderTerms};
 use crate::domain::{Currency, CustomerId, GeoPoint, Money, OrderId, RiderId, StoreId, ZoneId};
@@ -98,12 +97,27 @@ impl Agenda {
     }
 }
 
-/// Orders of one restaurant waiting on the board under their first order's id.
-#[derive(Clone)]
-struct Bundle {
-    restaurant: usize,
-    orders: Vec<usize>,
-    since: Minute,
+/// The day's orders as bundling sees them: by index, bundles under their lead's order id.
+struct Day<'a> {
+    instance: &'a Instance,
+    ids: &'a [OrderId],
+}
+
+impl Catalogue<PlanarPoint> for Day<'_> {
+    type Order = usize;
+    type Lead = OrderId;
+
+    fn parcel(&self, order: usize) -> Parcel<PlanarPoint> {
+        self.instance.parcel_of(order)
+    }
+
+    fn store(&self, order: usize) -> usize {
+        self.instance.orders[order].restaurant
+    }
+
+    fn lead(&self, order: usize) -> OrderId {
+        self.ids[order]
+    }
 }
 
 #[derive(Clone)]
@@ -125,10 +139,8 @@ pub struct Replay<'a> {
     ids: Vec<OrderId>,
     lead_of: HashMap<OrderId, usize>,
     orders: Vec<Option<Order>>,
-    /// Placed, not yet up for dispatch.
-    pending: BTreeSet<usize>,
-    /// Ordered, so which bundle an order joins does not depend on hashing.
-    waiting: BTreeMap<OrderId, Bundle>,
+    /// Placed orders not yet up for dispatch, and the bundles waiting for a courier.
+    bundles: Bundles<usize, OrderId>,
     couriers: Vec<CourierState>,
     /// Each courier's shift, and when it is next free: what the pressure is judged by.
     roster: Vec<Shift>,
@@ -184,8 +196,7 @@ impl<'a> Replay<'a> {
             lead_of: ids.iter().enumerate().map(|(i, id)| (*id, i)).collect(),
             ids,
             orders: vec![None; instance.orders.len()],
-            pending: BTreeSet::new(),
-            waiting: BTreeMap::new(),
+            bundles: Bundles::default(),
             courier_of: couriers.iter().enumerate().map(|(i, c)| (c.rider, i)).collect(),
             couriers,
             roster: instance.couriers.iter().map(|c| Shift { on: c.on, off: c.off, free_at: c.on }).collect(),
@@ -268,7 +279,7 @@ impl<'a> Replay<'a> {
                 let spec = &self.instance.orders[order];
                 let prep_minutes = (spec.ready - spec.placed).clamp(1, 180) as u32;
                 self.drive(order, OrderCommand::Accept { prep_minutes }, now)?;
-                self.pending.insert(order);
+                self.bundles.place(order);
             }
             Event::Ready(order) => self.drive(order, OrderCommand::MarkReady, now)?,
             Event::ShiftStarts(c) => {
@@ -309,16 +320,10 @@ impl<'a> Replay<'a> {
         Ok(())
     }
 
-    /// When an order goes up for dispatch.
-    fn release_at(&self, order: usize, pressure: Pressure) -> Minute {
-        let spec = &self.instance.orders[order];
-        self.settings.rules.release_at(spec.placed, spec.ready, pressure)
-    }
-
     /// How hard couriers are to come by now ([`pressure::pressure`]): the backlog is every
     /// order not yet assigned, the roster every shift of the day.
     fn pressure(&self, now: Minute) -> Pressure {
-        let backlog = self.pending.len() + self.waiting.values().map(|b| b.orders.len()).sum::<usize>();
+        let backlog = self.bundles.backlog();
         let scarce = self.board.waiting_orders() >= self.board.free_riders();
         pressure::pressure(self.settings.rules.short.as_ref(), &self.roster, backlog, &self.pace, scarce, now)
     }
@@ -332,12 +337,6 @@ impl<'a> Replay<'a> {
         Limits { target: p.target_click_to_door, max: p.max_click_to_door }
     }
 
-    /// Whether `orders` (one restaurant's) may travel together ([`Rules::fits`]).
-    fn fits(&self, orders: &[usize], now: Minute, pressure: Pressure) -> bool {
-        let parcels = self.parcels(orders);
-        self.settings.rules.fits(&parcels, now, pressure, self.limits(), &self.instance.parameters)
-    }
-
     /// The best drop-off sequence of `orders` (one restaurant's) picked up at `pickup`, as
     /// order indices, with each drop-off time.
     fn ride(&self, pickup: Minute, orders: &[usize]) -> (Vec<usize>, Vec<Minute>) {
@@ -346,93 +345,33 @@ impl<'a> Replay<'a> {
         (trip.sequence.iter().map(|i| orders[*i]).collect(), trip.dropoffs)
     }
 
-    /// Put due orders up for dispatch: each joins a waiting bundle of its restaurant when it
-    /// fits, or leads a new one that gathers the restaurant's other placed orders that fit.
+    /// Put due orders up for dispatch ([`Bundles::release`]) and tell the board.
     fn release(&mut self, now: Minute) -> Result<(), ReplayError> {
         let pressure = self.pressure(now);
-        let mut due: Vec<usize> =
-            self.pending.iter().copied().filter(|o| self.release_at(*o, pressure) <= now).collect();
-        due.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
-        let bundling = self.settings.rules.gathers(pressure);
-        for order in due {
-            if !self.pending.contains(&order) {
-                continue;
+        let limits = self.limits();
+        let day = Day { instance: self.instance, ids: &self.ids };
+        let judge =
+            Judge { day: &day, rules: &self.settings.rules, limits, travel: &self.instance.parameters, pressure, now };
+        let changes = self.bundles.release(&judge);
+        for change in changes {
+            match change {
+                Change::Announce(lead) => self.announce(lead, now),
+                Change::Forget(lead) => self.forget(lead),
             }
-            let restaurant = self.instance.orders[order].restaurant;
-            if self.settings.rules.bundling.is_some() {
-                let joined = self.waiting.iter().find_map(|(lead, bundle)| {
-                    let mut with = bundle.orders.clone();
-                    with.push(order);
-                    (bundle.restaurant == restaurant && self.fits(&with, now, pressure)).then_some(*lead)
-                });
-                if let Some(lead) = joined {
-                    self.pending.remove(&order);
-                    if let Some(bundle) = self.waiting.get_mut(&lead) {
-                        bundle.orders.push(order);
-                    }
-                    continue;
-                }
-            }
-            self.pending.remove(&order);
-            let mut orders = vec![order];
-            if bundling {
-                let mut mates: Vec<usize> = self
-                    .pending
-                    .iter()
-                    .copied()
-                    .filter(|o| self.instance.orders[*o].restaurant == restaurant)
-                    .collect();
-                mates.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
-                for mate in mates {
-                    orders.push(mate);
-                    if self.fits(&orders, now, pressure) {
-                        self.pending.remove(&mate);
-                    } else {
-                        orders.pop();
-                    }
-                }
-            }
-            let lead = self.ids[order];
-            self.waiting.insert(lead, Bundle { restaurant, orders, since: now });
-            self.announce(lead, now);
-        }
-        if pressure == Pressure::Short {
-            self.merge(now, pressure);
         }
         Ok(())
     }
 
-    /// Short-handed, bundles of one restaurant that now fit together wait as one: the
-    /// later one's orders join the earlier one, and the board forgets the later one.
-    fn merge(&mut self, now: Minute, pressure: Pressure) {
-        let leads: Vec<OrderId> = self.waiting.keys().copied().collect();
-        for (i, lead) in leads.iter().enumerate() {
-            for other in &leads[i + 1..] {
-                let (Some(a), Some(b)) = (self.waiting.get(lead), self.waiting.get(other)) else { continue };
-                if a.restaurant != b.restaurant {
-                    continue;
-                }
-                let mut with = a.orders.clone();
-                with.extend(&b.orders);
-                if !self.fits(&with, now, pressure) {
-                    continue;
-                }
-                let Some(gone) = self.waiting.remove(other) else { continue };
-                self.board.needs(*other, self.instance.places_of(self.lead_of[other]), Need::Nothing);
-                if let Some(bundle) = self.waiting.get_mut(lead) {
-                    bundle.orders = with;
-                    bundle.since = bundle.since.min(gone.since);
-                }
-                self.announce(*lead, now);
-            }
-        }
+    /// The board forgets a bundle that went into another.
+    fn forget(&mut self, lead: OrderId) {
+        self.board.needs(lead, self.instance.places_of(self.lead_of[&lead]), Need::Nothing);
     }
 
     /// When `courier`, sent now, would pick `bundle` up: it leaves once its current trip
     /// is over, and the pickup waits for the last order to be ready.
-    fn pickup_if_sent(&self, courier: usize, bundle: &Bundle, now: Minute) -> Minute {
+    fn pickup_if_sent(&self, courier: usize, bundle: &Bundle<usize>, now: Minute) -> Minute {
         let from = self.couriers[courier].place.point(self.instance, courier);
-        let restaurant_at = self.instance.restaurants[bundle.restaurant].at;
+        let restaurant_at = self.instance.restaurants[bundle.store].at;
         let last_ready = bundle.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(now);
         let free_at = self.roster[courier].free_at;
         bundle::pickup_if_sent(&self.instance.parameters, from, free_at, restaurant_at, last_ready, now)
@@ -442,7 +381,7 @@ impl<'a> Replay<'a> {
     /// than those it excludes and, when the policy knows the shifts, other than those whose
     /// shift would end before they could pick it up.
     fn announce(&mut self, lead: OrderId, now: Minute) {
-        let Some(bundle) = self.waiting.get(&lead) else { return };
+        let Some(bundle) = self.bundles.get(&lead) else { return };
         // Every order of the bundle is offered, so a rider any of them excludes is out.
         let mut excluded = BTreeSet::new();
         for order in &bundle.orders {
@@ -476,7 +415,7 @@ impl<'a> Replay<'a> {
         // Who can still make a pickup changes as the clock runs and couriers move; a
         // withheld sending changes who one bundle may have.
         let leads: Vec<OrderId> = if self.settings.rules.shift_aware {
-            self.waiting.keys().copied().collect()
+            self.bundles.leads()
         } else {
             self.withheld.map(|(_, lead)| lead).into_iter().collect()
         };
@@ -593,7 +532,7 @@ impl<'a> Replay<'a> {
     fn fill_last_trip(
         &mut self,
         courier: usize,
-        bundle: &mut Bundle,
+        bundle: &mut Bundle<usize>,
         pickup_at: Minute,
         now: Minute,
         rider: RiderId,
@@ -610,33 +549,10 @@ impl<'a> Replay<'a> {
         if !bundle::is_last_trip(&self.instance.parameters, from, *done_at, stores, off) {
             return Ok(pickup_at);
         }
-        let restaurant = bundle.restaurant;
-        let mut pickup_at = pickup_at;
-        let mut added = Vec::new();
-        let others: Vec<OrderId> =
-            self.waiting.iter().filter(|(_, b)| b.restaurant == restaurant).map(|(lead, _)| *lead).collect();
-        for other in others {
-            let Some(b) = self.waiting.get(&other) else { continue };
-            let ready = b.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(0);
-            if bundle.orders.len() + added.len() + b.orders.len() > LAST_TRIP_MAX || ready > off {
-                continue;
-            }
-            let Some(gone) = self.waiting.remove(&other) else { continue };
-            self.board.needs(other, self.instance.places_of(self.lead_of[&other]), Need::Nothing);
-            pickup_at = pickup_at.max(ready);
-            added.extend(gone.orders);
-        }
-        let mut pending: Vec<usize> =
-            self.pending.iter().copied().filter(|o| self.instance.orders[*o].restaurant == restaurant).collect();
-        pending.sort_by_key(|o| (self.instance.orders[*o].ready, *o));
-        for order in pending {
-            let ready = self.instance.orders[order].ready;
-            if bundle.orders.len() + added.len() >= LAST_TRIP_MAX || ready > off {
-                break;
-            }
-            self.pending.remove(&order);
-            pickup_at = pickup_at.max(ready);
-            added.push(order);
+        let day = Day { instance: self.instance, ids: &self.ids };
+        let (added, forgotten, pickup_at) = self.bundles.fill_last_trip(&day, bundle, pickup_at, off);
+        for lead in forgotten {
+            self.forget(lead);
         }
         for order in &added {
             self.drive(*order, OrderCommand::Offer { rider, deadline }, now)?;
@@ -649,7 +565,7 @@ impl<'a> Replay<'a> {
     /// Carry out one offer of the board; returns the courier and bundle when the courier
     /// took it.
     fn carry_out(&mut self, offer: Offer, now: Minute) -> Result<Option<(usize, OrderId)>, ReplayError> {
-        let Some(bundle) = self.waiting.remove(&offer.order) else {
+        let Some(bundle) = self.bundles.take(&offer.order) else {
             self.board.withdraw(offer.order);
             return Ok(None);
         };
@@ -671,7 +587,7 @@ impl<'a> Replay<'a> {
             }
             let lead = offer.order;
             let resync = self.board.answered(lead, rider, false);
-            self.waiting.insert(lead, bundle);
+            self.bundles.put_back(lead, bundle);
             if resync {
                 self.announce(lead, now);
             }
@@ -688,8 +604,8 @@ impl<'a> Replay<'a> {
 
         let (sequence, dropoffs) = self.ride(pickup_at, &bundle.orders);
         let moves = &mut self.solution.moves;
-        moves.push(Move { courier, departs_at, from, to: Place::Restaurant(bundle.restaurant) });
-        let mut place = Place::Restaurant(bundle.restaurant);
+        moves.push(Move { courier, departs_at, from, to: Place::Restaurant(bundle.store) });
+        let mut place = Place::Restaurant(bundle.store);
         let mut leaves_at = pickup_at;
         for (order, dropoff_at) in sequence.iter().zip(&dropoffs) {
             moves.push(Move { courier, departs_at: leaves_at, from: place, to: Place::Dropoff(*order) });
