@@ -916,14 +916,18 @@ mod tests {
     proptest::proptest! {
         /// Whatever the board holds, a tick offers no order twice, never one to a rider who
         /// was excluded from it, never gives a rider more orders than a trip may hold or a
-        /// trip that breaks the detour cap, and never one it cannot finish in its shift.
+        /// trip that breaks the detour cap or the click-to-door promise, and never one it
+        /// cannot finish in its shift.
         #[test]
         fn no_order_is_in_two_trips_and_no_trip_is_too_big_or_too_long(
             riders in proptest::collection::vec(
                 (0.0..3000.0f64, 0.0..3000.0f64, 0usize..4, proptest::option::of(5i64..40)),
                 1..8,
             ),
-            orders in proptest::collection::vec((0usize..4, 0.0..3000.0f64, 0.0..3000.0f64, 0i64..12, proptest::bool::ANY), 1..14),
+            orders in proptest::collection::vec(
+                (0usize..4, 0.0..3000.0f64, 0.0..3000.0f64, 0i64..12, proptest::bool::ANY, 0i64..60),
+                1..14,
+            ),
         ) {
             let stores = [(0.0, 0.0), (150.0, 100.0), (2500.0, 0.0), (0.0, 2500.0)];
             let mut board: Board<PlanarPoint> = Board::new();
@@ -946,14 +950,16 @@ mod tests {
                 riders.iter().zip(&ids).filter_map(|((_, _, _, shift), rider)| Some((*rider, t((*shift)?)))).collect();
             let mut places_of: HashMap<OrderId, Places<PlanarPoint>> = HashMap::new();
             let mut excluded_of: HashMap<OrderId, BTreeSet<RiderId>> = HashMap::new();
-            for (store, x, y, ready_in, exclude) in &orders {
+            let mut ready_of: HashMap<OrderId, DateTime<Utc>> = HashMap::new();
+            for (store, x, y, ready_in, exclude, placed_ago) in &orders {
                 let order = OrderId::random();
                 let excluded: BTreeSet<RiderId> = if *exclude { ids.iter().take(2).copied().collect() } else { BTreeSet::new() };
                 excluded_of.insert(order, excluded.clone());
                 let (sx, sy) = stores[*store];
-                let places =
-                    Places { pickup: PlanarPoint::new(sx, sy), dropoff: PlanarPoint::new(*x, *y), placed_at: t(0) };
+                let placed_at = t(-placed_ago);
+                let places = Places { pickup: PlanarPoint::new(sx, sy), dropoff: PlanarPoint::new(*x, *y), placed_at };
                 places_of.insert(order, places);
+                ready_of.insert(order, t(*ready_in));
                 board.needs(order, places, Need::Rider { excluded, since: t(0), ready_at: Some(t(*ready_in)) });
             }
             let settings = DispatchSettings { base_radius_m: 50_000.0, ..settings() };
@@ -980,6 +986,9 @@ mod tests {
                     (where_is[&rider], 0.0)
                 };
                 proptest::prop_assert!(trip::fits(from, &legs, &speed, &settings.trips), "a trip over the cap");
+                let ready_at = |order: OrderId| ready_of.get(&order).copied();
+                let promise = trip::keeps_promise(from, &legs, ready_at, t(5), &speed, &settings.trips);
+                proptest::prop_assert!(promise, "a trip that brings an order late to its door");
                 if let Some(ends) = shifts.get(&rider) {
                     let secs = lead_secs + trip::duration_secs(from, &legs, &speed);
                     proptest::prop_assert!(t(5) + Duration::milliseconds((secs * 1000.0) as i64) <= *ends, "past its shift");
