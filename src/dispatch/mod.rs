@@ -7,6 +7,7 @@ mod board;
 pub mod bundle;
 pub mod decision;
 pub mod duties;
+pub mod lookahead;
 pub mod pressure;
 pub mod rules;
 pub mod trip;

@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::config::DispatchSettings;
 use crate::dispatch::bundle::{self, Bundle, Bundles, Catalogue, Change, Judge, Limits, Parcel};
 use crate::dispatch::duties::{self, PaymentCall};
+use crate::dispatch::lookahead::{self, Rollout, Score, Variant};
 use crate::dispatch::pressure::{self, Pace, Pressure, Shift};
 use crate::dispatch::{Board, Need, Offer, Stage};
 use crate::domain::order::{Order, OrderCommand, OrderError, OrderTerms};
@@ -18,7 +19,7 @@ use crate::domain::{Currency, CustomerId, GeoPoint, Money, OrderId, RiderId, Sto
 use crate::matching::PlanarPoint;
 
 use super::instance::{Instance, Minute};
-use super::settings::{ReplaySettings, Variant};
+use super::settings::ReplaySettings;
 use super::solution::{Assignment, Delivery, Move, Place, Solution};
 
 #[derive(Debug, thiserror::Error)]
@@ -151,19 +152,9 @@ pub struct Replay<'a> {
     withheld: Option<(RiderId, OrderId)>,
 }
 
-/// What a tick runs under ([`Replay::choose`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Choice {
-    /// A variant of the rules ([`ReplaySettings::lookahead`]); `None`: the plain rules.
-    variant: Option<Variant>,
-    /// This courier is not sent for this bundle (by its lead order) this tick: the matcher
-    /// pairs them otherwise (the courier may take another bundle, or wait).
-    withheld: Option<(usize, OrderId)>,
-}
-
-/// How a trial day went ([`Replay::score`]): orders delivered, then the least click-to-door
-/// in total.
-type Score = (usize, Reverse<Minute>);
+/// What a tick runs under ([`Replay::choose`]): which courier is withheld from which
+/// bundle (by its lead order), if any.
+type Choice = lookahead::Choice<(usize, OrderId)>;
 
 impl<'a> Replay<'a> {
     pub fn new(instance: &'a Instance, settings: ReplaySettings) -> Self {
@@ -457,50 +448,17 @@ impl<'a> Replay<'a> {
         self.dispatch.age_weight = variant.age_weight;
     }
 
-    /// While couriers are scarce, what this tick runs under: the plain rules or a variant of
-    /// them ([`ReplaySettings::lookahead`]), each as it is or with one of the couriers it
-    /// sends this tick withheld from its bundle. Each is tried on a copy of the day that
-    /// holds only the orders placed so far (nothing of the future leaks in): this tick under
-    /// the choice, then the rest of the day under its age weight, to the last shift's end.
-    /// Most orders delivered wins, then the least click-to-door in total; ties go to the
-    /// plain rules. With no courier free the tick decides little, and nothing is tried.
+    /// While couriers are scarce, what this tick runs under ([`lookahead::choose`]), each
+    /// choice tried on a copy of the day that holds only the orders placed so far (nothing
+    /// of the future leaks in): this tick under the choice, then the rest of the day under
+    /// its age weight, to the last shift's end. With no courier free the tick decides
+    /// little, and nothing is tried.
     fn choose(&self, now: Minute) -> Result<Choice, ReplayError> {
         let variants = self.settings.lookahead;
         if variants.is_empty() || self.board.free_riders() == 0 || self.pressure(now) == Pressure::Calm {
             return Ok(Choice::default());
         }
-        let known = self.known_at(now);
-        let mut best: Option<(Score, Choice)> = None;
-        let mut keep = |score, choice| {
-            if best.as_ref().is_none_or(|(b, _)| score > *b) {
-                best = Some((score, choice));
-            }
-        };
-        // Whole rule sets first, so a finer change (one sending withheld) wins only when it
-        // does strictly better.
-        let mut sendings = Vec::new();
-        for variant in std::iter::once(None).chain(variants.iter().copied().map(Some)) {
-            let choice = Choice { variant, withheld: None };
-            let (sent, score) = known.trial(choice, now)?;
-            keep(score, choice);
-            sendings.extend(sent.into_iter().map(|withheld| Choice { variant, withheld: Some(withheld) }));
-        }
-        for choice in sendings {
-            keep(known.trial(choice, now)?.1, choice);
-        }
-        Ok(best.map(|(_, choice)| choice).unwrap_or_default())
-    }
-
-    /// Play the rest of a copy of the day out from this tick under `choice`; returns who
-    /// the tick sent for which bundle, and how the day went.
-    fn trial(&self, choice: Choice, now: Minute) -> Result<(Vec<(usize, OrderId)>, Score), ReplayError> {
-        let mut trial = self.clone();
-        let sent = trial.tick(choice, now)?;
-        if let Some(variant) = choice.variant {
-            trial.adopt(variant);
-        }
-        trial.run_from(now + 1)?;
-        Ok((sent, trial.score()))
+        lookahead::choose(&self.known_at(now), variants, now)
     }
 
     /// How a trial day went: orders delivered, then the least click-to-door in total.
@@ -623,6 +581,23 @@ impl<'a> Replay<'a> {
         self.couriers[courier].place = place;
         self.roster[courier].free_at = done_at;
         Ok(Some((courier, offer.order)))
+    }
+}
+
+impl Rollout for Replay<'_> {
+    type Sending = (usize, OrderId);
+    type Error = ReplayError;
+
+    /// Play the rest of a copy of the day out from this tick under `choice`; returns who
+    /// the tick sent for which bundle, and how the day went.
+    fn trial(&self, choice: Choice, now: Minute) -> Result<(Vec<(usize, OrderId)>, Score), ReplayError> {
+        let mut trial = self.clone();
+        let sent = trial.tick(choice, now)?;
+        if let Some(variant) = choice.variant {
+            trial.adopt(variant);
+        }
+        trial.run_from(now + 1)?;
+        Ok((sent, trial.score()))
     }
 }
 

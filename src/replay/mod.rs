@@ -13,12 +13,13 @@ pub mod settings;
 pub mod solution;
 pub mod summary;
 
+pub use crate::dispatch::lookahead::Variant;
 pub use crate::dispatch::{Bundling, Rules, ShortHanded};
 pub use bound::deliverable_bound;
 pub use checker::{check, Violation};
 pub use engine::{Replay, ReplayError};
 pub use instance::Instance;
 pub use kpi::Kpis;
-pub use settings::{ReplaySettings, Variant};
+pub use settings::ReplaySettings;
 pub use solution::Solution;
 pub use summary::{instance_dirs, run_instance, run_policy, InstanceReport, PolicyRun, RunError, Summary};

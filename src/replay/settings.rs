@@ -1,6 +1,7 @@
 //! How a replay dispatches: the levers of the tuned policy and the greedy baseline's.
 
 use crate::config::DispatchSettings;
+use crate::dispatch::lookahead::Variant;
 use crate::dispatch::{Bundling, Policy, Rules, ShortHanded, TripSettings};
 use crate::matching::SpeedModel;
 
@@ -19,15 +20,6 @@ const VARIANTS: &[Variant] = &[
     Variant { age_weight: 1.0, hold: true },
     Variant { age_weight: 0.0, hold: true },
 ];
-
-/// Rules a tick may run under instead of the plain ones ([`ReplaySettings::lookahead`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Variant {
-    /// Seconds of pickup ETA a second of waiting is worth to the matcher.
-    pub age_weight: f64,
-    /// Offer nothing this tick: bundles may grow, and couriers come nearer.
-    pub hold: bool,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReplaySettings {
