@@ -174,6 +174,24 @@ pub fn pickup_if_sent<P>(
     (arrives_at + travel.pickup_service()).max(last_ready)
 }
 
+/// The riders who, sent now, could not pick up food at `store` (all ready by `last_ready`)
+/// before their shift ends: each rider is given with where it is or will be free, when, and
+/// when its shift ends. A shift-aware policy leaves them out of the bundle's candidates
+/// instead of offering a job they would have to decline.
+pub fn shift_too_short<P: Copy, R>(
+    travel: &impl Travel<P>,
+    riders: impl IntoIterator<Item = (R, P, Time, Time)>,
+    store: P,
+    last_ready: Time,
+    now: Time,
+) -> Vec<R> {
+    riders
+        .into_iter()
+        .filter(|(_, from, free_at, off)| pickup_if_sent(travel, *from, *free_at, store, last_ready, now) > *off)
+        .map(|(rider, ..)| rider)
+        .collect()
+}
+
 /// Whether a trip ending at `last_dropoff` at `from` is its rider's last of the shift: from
 /// there no store (of `stores`) can be reached and served before the shift ends at `off`.
 pub fn is_last_trip<P: Copy>(
@@ -512,6 +530,15 @@ mod tests {
         assert_eq!(pickup_if_sent(&Grid, home, 0, store, 0, 5), 5 + 10 + 4);
         assert_eq!(pickup_if_sent(&Grid, home, 12, store, 0, 5), 12 + 10 + 4, "leaves once its trip ends");
         assert_eq!(pickup_if_sent(&Grid, home, 0, store, 40, 5), 40, "waits for the food");
+    }
+
+    #[test]
+    fn riders_who_cannot_pick_up_before_their_shift_ends_are_left_out() {
+        let store = PlanarPoint::new(1000.0, 0.0);
+        // Each reaches the store 10 minutes after it is free and takes 4 there.
+        let riders = [("early", PlanarPoint::new(0.0, 0.0), 0, 13), ("enough", PlanarPoint::new(0.0, 0.0), 0, 14)];
+        assert_eq!(shift_too_short(&Grid, riders, store, 0, 0), vec!["early"]);
+        assert_eq!(shift_too_short(&Grid, riders, store, 20, 0), vec!["early", "enough"], "the food is ready at 20");
     }
 
     #[test]

@@ -382,15 +382,14 @@ impl<'a> Replay<'a> {
             }
         }
         if self.settings.rules.shift_aware {
-            excluded.extend(
-                self.couriers
-                    .iter()
-                    .enumerate()
-                    .filter(|(c, state)| {
-                        state.on_shift && self.pickup_if_sent(*c, bundle, now) > self.instance.couriers[*c].off
-                    })
-                    .map(|(_, state)| state.rider),
-            );
+            let store = self.instance.restaurants[bundle.store].at;
+            let last_ready = bundle.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(now);
+            let on_shift = self.couriers.iter().enumerate().filter(|(_, state)| state.on_shift).map(|(c, state)| {
+                let shift = &self.roster[c];
+                (state.rider, state.place.point(self.instance, c), shift.free_at, shift.off)
+            });
+            let travel = &self.instance.parameters;
+            excluded.extend(bundle::shift_too_short(travel, on_shift, store, last_ready, now));
         }
         if let Some((rider, _)) = self.withheld.filter(|(_, withheld)| *withheld == lead) {
             excluded.insert(rider);
