@@ -51,6 +51,13 @@ impl Rules {
         }
     }
 
+    /// When a rider sent now, picking up at `pickup_at` and done at its last door at
+    /// `done_at`, may be offered its next job: [`Rules::free_ahead`] before it is done, but
+    /// not before the pickup and not within this tick.
+    pub fn free_again_at(&self, pickup_at: Time, done_at: Time, now: Time) -> Time {
+        (done_at - self.free_ahead).max(pickup_at).max(now + 1)
+    }
+
     /// Whether a bundle that joins no waiting one may gather mates: with bundling on, or
     /// short-handed with the short-handed rules on.
     pub fn gathers(&self, pressure: Pressure) -> bool {
@@ -81,5 +88,14 @@ mod tests {
         assert_eq!(rules.release_at(20, 30, Pressure::Scarce), 20);
         assert_eq!(rules.release_at(0, 30, Pressure::Short), 25, "short-handed: closer to ready");
         assert_eq!(Rules::default().release_at(3, 30, Pressure::Short), 3, "no lead: at placement");
+    }
+
+    #[test]
+    fn a_rider_is_free_again_its_free_ahead_before_its_last_door_not_before_its_pickup() {
+        let rules = Rules { free_ahead: 3, ..Rules::default() };
+        assert_eq!(rules.free_again_at(10, 30, 0), 27);
+        assert_eq!(rules.free_again_at(29, 30, 0), 29, "not before the pickup");
+        assert_eq!(rules.free_again_at(0, 2, 5), 6, "not within this tick");
+        assert_eq!(Rules::default().free_again_at(10, 30, 0), 30);
     }
 }

@@ -574,7 +574,7 @@ impl<'a> Replay<'a> {
         self.agenda.at(pickup_at, Event::PickedUp { courier, orders: sequence.clone() });
         let done_at = dropoffs.last().copied().unwrap_or(0);
         self.pace.record(done_at - departs_at, sequence.len());
-        let free_at = (done_at - self.settings.rules.free_ahead).max(pickup_at).max(now + 1);
+        let free_at = self.settings.rules.free_again_at(pickup_at, done_at, now);
         self.agenda.at(free_at, Event::Free { courier, lead: offer.order });
         self.solution.assignments.push(Assignment { assigned_at: now, pickup_at, courier, orders: sequence });
         self.couriers[courier].place = place;

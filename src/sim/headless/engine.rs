@@ -627,6 +627,17 @@ mod tests {
         (outcomes, kpis)
     }
 
+    /// Moving code must not change what a seeded day does: the first hour of the default
+    /// day, every order's trace and the riders' time on jobs, is pinned. A change meant to
+    /// alter the day updates the value in the same commit and says why.
+    #[test]
+    fn the_default_hour_replays_to_the_pinned_traces() {
+        let (outcomes, _) = run(plan(60));
+        let text = format!("{:?} {} {}", outcomes.traces, outcomes.rider_busy_ms, outcomes.ran_ms);
+        let fnv = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        assert_eq!(fnv, 9_226_540_762_684_868_167, "the seeded day decided differently");
+    }
+
     #[test]
     fn the_demo_city_delivers_and_every_order_finishes() {
         let (outcomes, kpis) = run(plan(60));
