@@ -6,6 +6,8 @@
 //! into a last trip by those rules. No clock and no I/O: the caller says what time it is and
 //! tells its dispatch board what [`Change`]s come out.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::pressure::Pressure;
 use super::rules::Rules;
 
@@ -237,8 +239,8 @@ pub enum Change<L> {
 /// bundles waiting for a rider. Which orders go together is judged by [`Rules::fits`].
 #[derive(Clone, Debug)]
 pub struct Bundles<K, L> {
-    pending: std::collections::BTreeSet<K>,
-    waiting: std::collections::BTreeMap<L, Bundle<K>>,
+    pending: BTreeSet<K>,
+    waiting: BTreeMap<L, Bundle<K>>,
 }
 
 impl<K: Ord + Copy, L: Ord + Copy> Default for Bundles<K, L> {
