@@ -474,12 +474,8 @@ impl<P: Position> Board<P> {
                 }
                 legs.push(Leg { order: *order, places: job.places, picked_up: false });
                 let done = trip::duration_secs(seen.position, &legs, &settings.speed);
-                let ready_at = |order: OrderId| match self.holding.get(&order) {
-                    Some(held) => held.ready_at,
-                    None => self.waiting.get(&order).and_then(|w| w.ready_at),
-                };
                 let fair = trip::fits(seen.position, &legs, &settings.speed, rules)
-                    && trip::keeps_promise(seen.position, &legs, ready_at, now, &settings.speed, rules);
+                    && trip::keeps_promise(seen.position, &legs, |o| self.food_due(o), now, &settings.speed, rules);
                 if self.outlasts_shift(rider, done, now) || !fair {
                     legs.pop();
                     continue;
@@ -520,7 +516,6 @@ impl<P: Position> Board<P> {
     fn trips(&self, eligible: &[OrderId], now: DateTime<Utc>, settings: &DispatchSettings) -> Vec<Vec<OrderId>> {
         let rules = &settings.trips;
         let ready = |order: &OrderId| self.waiting[order].ready_at.unwrap_or(now).max(now);
-        let ready_at = |order: OrderId| self.waiting.get(&order).and_then(|w| w.ready_at);
         let mut grouped: HashSet<OrderId> = HashSet::new();
         let mut trips = Vec::new();
         for (at, lead) in eligible.iter().enumerate() {
@@ -546,7 +541,14 @@ impl<P: Position> Board<P> {
                 }
                 legs.push(Leg { order: *mate, places: job.places, picked_up: false });
                 let fair = trip::fits(first.places.pickup, &legs, &settings.speed, rules)
-                    && trip::keeps_promise(first.places.pickup, &legs, ready_at, now, &settings.speed, rules);
+                    && trip::keeps_promise(
+                        first.places.pickup,
+                        &legs,
+                        |o| self.food_due(o),
+                        now,
+                        &settings.speed,
+                        rules,
+                    );
                 if fair {
                     grouped.insert(*mate);
                 } else {
@@ -567,6 +569,15 @@ impl<P: Position> Board<P> {
         };
         let cooking_left = (ready_at - now).num_milliseconds() as f64 / 1000.0;
         pickup_eta_secs + ARRIVE_EARLY_SECS >= cooking_left
+    }
+
+    /// When an order's food is due, whether it waits or holds a rider (`None`: ready, or
+    /// not on the board).
+    fn food_due(&self, order: OrderId) -> Option<DateTime<Utc>> {
+        match self.holding.get(&order) {
+            Some(held) => held.ready_at,
+            None => self.waiting.get(&order).and_then(|w| w.ready_at),
+        }
     }
 
     /// Take back an offer that could not reach its order.

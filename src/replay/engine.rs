@@ -301,7 +301,7 @@ impl<'a> Replay<'a> {
                     let at = state.place.point(self.instance, courier);
                     self.board.presence(state.rider, Some(at), clock(now));
                 }
-                self.board.needs(lead, self.instance.places_of(self.lead_of[&lead]), Need::Nothing);
+                self.forget(lead);
             }
             Event::ShiftEnds(c) => {
                 self.couriers[c].on_shift = false;
@@ -319,7 +319,7 @@ impl<'a> Replay<'a> {
         pressure::pressure(self.settings.rules.short.as_ref(), &self.roster, backlog, &self.pace, scarce, now)
     }
 
-    fn parcels(&self, orders: &[usize]) -> Vec<Parcel<crate::matching::PlanarPoint>> {
+    fn parcels(&self, orders: &[usize]) -> Vec<Parcel<PlanarPoint>> {
         orders.iter().map(|o| self.instance.parcel_of(*o)).collect()
     }
 
@@ -353,7 +353,7 @@ impl<'a> Replay<'a> {
         Ok(())
     }
 
-    /// The board forgets a bundle that went into another.
+    /// The board forgets a bundle: it went into another, or its courier is done with it.
     fn forget(&mut self, lead: OrderId) {
         self.board.needs(lead, self.instance.places_of(self.lead_of[&lead]), Need::Nothing);
     }
@@ -363,9 +363,14 @@ impl<'a> Replay<'a> {
     fn pickup_if_sent(&self, courier: usize, bundle: &Bundle<usize>, now: Minute) -> Minute {
         let from = self.couriers[courier].place.point(self.instance, courier);
         let restaurant_at = self.instance.restaurants[bundle.store].at;
-        let last_ready = bundle.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(now);
         let free_at = self.roster[courier].free_at;
+        let last_ready = self.last_ready(bundle, now);
         bundle::pickup_if_sent(&self.instance.parameters, from, free_at, restaurant_at, last_ready, now)
+    }
+
+    /// When the last food of `bundle` is ready (`now` for an empty one).
+    fn last_ready(&self, bundle: &Bundle<usize>, now: Minute) -> Minute {
+        bundle.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(now)
     }
 
     /// Tell the board what a waiting bundle needs, as its lead order sees it: a rider other
@@ -383,7 +388,7 @@ impl<'a> Replay<'a> {
         }
         if self.settings.rules.shift_aware {
             let store = self.instance.restaurants[bundle.store].at;
-            let last_ready = bundle.orders.iter().map(|o| self.instance.orders[*o].ready).max().unwrap_or(now);
+            let last_ready = self.last_ready(bundle, now);
             let on_shift = self.couriers.iter().enumerate().filter(|(_, state)| state.on_shift).map(|(c, state)| {
                 let shift = &self.roster[c];
                 (state.rider, state.place.point(self.instance, c), shift.free_at, shift.off)
@@ -485,7 +490,8 @@ impl<'a> Replay<'a> {
     /// that restaurant it can still pick up before its shift ends: drop-offs after the shift
     /// cost no shift time, and those orders would otherwise wait for a courier the day may
     /// not have. Whole waiting bundles join (the board forgets them), then orders not yet up
-    /// for dispatch, by ready time, up to [`LAST_TRIP_MAX`] orders. Returns the pickup time.
+    /// for dispatch, by ready time, up to [`LAST_TRIP_MAX`](crate::dispatch::rules::LAST_TRIP_MAX)
+    /// orders ([`Bundles::fill_last_trip`]). Returns the pickup time.
     fn fill_last_trip(
         &mut self,
         courier: usize,
