@@ -226,6 +226,23 @@ pub trait DecisionLog: Send + Sync + 'static {
 /// Rows one statement of [`DecisionLog::prune_decisions`] deletes at most.
 pub const PRUNE_BATCH: i64 = 5_000;
 
+/// Run `delete_batch` (a statement deleting at most [`PRUNE_BATCH`] rows, returning how
+/// many went) until a batch comes back short; returns the rows deleted in all.
+async fn delete_in_batches<F, Fut>(mut delete_batch: F) -> Result<u64, StorageError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StorageError>>,
+{
+    let mut gone = 0;
+    loop {
+        let deleted = delete_batch().await?;
+        gone += deleted;
+        if deleted < PRUNE_BATCH as u64 {
+            return Ok(gone);
+        }
+    }
+}
+
 /// A login, as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AccountRecord {

@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::migrations::{CREATE_LEDGER, SQLITE};
 use super::{
-    from_millis, millis, AccountRecord, AccountStore, AppendRequest, DecisionLog, DecisionRecord, EventStore,
-    PositionLog, PositionRecord, RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot, StorageError,
-    PRUNE_BATCH,
+    delete_in_batches, from_millis, millis, AccountRecord, AccountStore, AppendRequest, DecisionLog, DecisionRecord,
+    EventStore, PositionLog, PositionRecord, RecordedEvent, RefreshRecord, RefreshUse, RevokedToken, Snapshot,
+    StorageError, PRUNE_BATCH,
 };
 
 pub struct SqliteStore {
@@ -274,21 +274,17 @@ impl DecisionLog for SqliteStore {
     }
 
     async fn prune_decisions(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
-        let mut gone = 0;
-        loop {
-            let deleted = sqlx::query(
+        delete_in_batches(|| async {
+            let done = sqlx::query(
                 "DELETE FROM dispatch_decisions WHERE id IN (SELECT id FROM dispatch_decisions WHERE at < ? ORDER BY id LIMIT ?)",
             )
             .bind(millis(before))
             .bind(PRUNE_BATCH)
             .execute(&self.pool)
-            .await?
-            .rows_affected();
-            gone += deleted;
-            if deleted < PRUNE_BATCH as u64 {
-                return Ok(gone);
-            }
-        }
+            .await?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
 
     async fn decisions_of(&self, order_id: Uuid, limit: u32) -> Result<Vec<DecisionRecord>, StorageError> {
