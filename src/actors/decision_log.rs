@@ -45,27 +45,28 @@ impl DecisionQueue {
         }
     }
 
-    /// Write what is queued; on failure it is queued again, ahead of anything newer.
+    /// Write what is queued. The records stay queued until the write has committed, so a
+    /// read meanwhile finds them in the queue or in the table, never in neither; on failure
+    /// they are simply still there for the next try.
     pub async fn write(&self, log: &dyn DecisionLog) {
         let batch: Vec<DecisionRecord> = {
-            let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            pending.drain(..).collect()
+            let pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            pending.iter().cloned().collect()
         };
         if batch.is_empty() {
             return;
         }
         if let Err(error) = log.save_decisions(&batch).await {
             tracing::warn!(%error, n = batch.len(), "dispatch decisions not written; keeping them for the next try");
-            let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let room = CAPACITY.saturating_sub(pending.len());
-            let dropped = batch.len().saturating_sub(room);
-            if dropped > 0 {
-                metrics::counter!(names::DECISIONS_DROPPED).increment(dropped as u64);
-            }
-            for record in batch.into_iter().skip(dropped).rev() {
-                pending.push_front(record);
-            }
+            return;
         }
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Meanwhile only the oldest records can have given way (a full queue) and newer ones
+        // joined at the back: what is left of the batch is still the front of the queue.
+        let left =
+            pending.front().and_then(|front| batch.iter().position(|r| r == front)).map_or(0, |at| batch.len() - at);
+        let left = left.min(pending.len());
+        pending.drain(..left);
     }
 
     /// An order's decisions, oldest first: the stored ones, then any not yet written.
@@ -82,5 +83,73 @@ impl DecisionQueue {
         let excess = records.len().saturating_sub(READ_LIMIT as usize);
         records.drain(..excess);
         Ok(records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::dispatch::Policy;
+    use crate::domain::{OrderId, RiderId};
+
+    /// A table whose writes wait at a gate, so a read can come while one is under way.
+    #[derive(Default)]
+    struct Gated {
+        gate: tokio::sync::Notify,
+        table: Mutex<Vec<DecisionRecord>>,
+    }
+
+    #[async_trait]
+    impl DecisionLog for Gated {
+        async fn save_decisions(&self, decisions: &[DecisionRecord]) -> Result<(), StorageError> {
+            self.gate.notified().await;
+            self.table.lock().unwrap().extend(decisions.iter().cloned());
+            Ok(())
+        }
+
+        async fn decisions_of(&self, order_id: uuid::Uuid, _limit: u32) -> Result<Vec<DecisionRecord>, StorageError> {
+            Ok(self.table.lock().unwrap().iter().filter(|r| r.order_id == order_id).cloned().collect())
+        }
+
+        async fn prune_decisions(&self, _before: DateTime<Utc>) -> Result<u64, StorageError> {
+            Ok(0)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_decision_being_written_is_read_once_and_leaves_the_queue_after_the_write() {
+        let (queue, log) = (DecisionQueue::default(), Gated::default());
+        let order = OrderId::random();
+        queue.push(vec![Decision {
+            order,
+            at: Utc::now(),
+            policy: Policy::Optimal,
+            rider: RiderId::random(),
+            pickup_eta_secs: 60.0,
+            radius_m: 1000.0,
+            waited_secs: 0.0,
+            free_riders: 1,
+            waiting_orders: 1,
+            candidates: Vec::new(),
+            excluded: Vec::new(),
+            shift_ending: Vec::new(),
+            trip: Vec::new(),
+            joins_trip: false,
+        }]);
+        let writing = queue.write(&log);
+        let reading = async {
+            let during = queue.of(&log, order.as_uuid()).await.unwrap();
+            log.gate.notify_one();
+            during
+        };
+        let ((), during) = tokio::join!(writing, reading);
+        assert_eq!(during.len(), 1, "while the write is under way");
+        assert_eq!(queue.of(&log, order.as_uuid()).await.unwrap().len(), 1, "after it: once, from the table");
+        assert!(queue.pending.lock().unwrap().is_empty());
     }
 }
